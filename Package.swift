@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "berth-registry", targets: ["berth-registry"]),
+        .executable(name: "berth-auth", targets: ["berth-auth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", exact: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+    ],
+    targets: [
+        // Value types of the OCI specs; validation in initialisers, no I/O.
+        .target(name: "OCI", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // System SQLite (WAL) for the metadata store.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "RegistryStorage", dependencies: [
+            "OCI",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "RegistryMetadata", dependencies: ["OCI", "CSQLite"]),
+        // Scopes, challenges, htpasswd/bcrypt, JWT verification.
+        .target(name: "RegistryAuth", dependencies: [
+            "OCI",
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "RegistryServer", dependencies: [
+            "OCI", "RegistryStorage", "RegistryMetadata", "RegistryAuth",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TokenService", dependencies: [
+            "OCI", "RegistryAuth",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "berth-registry", dependencies: [
+            "RegistryServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "berth-auth", dependencies: [
+            "TokenService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryStorage"]),
+        .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata"]),
+        .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth"]),
+        .testTarget(name: "RegistryServerTests", dependencies: [
+            "RegistryServer",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "TokenServiceTests", dependencies: [
+            "TokenService",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the system packages Berth builds against and its tests drive.
+# Idempotent: skips apt when everything is already present.
+set -euo pipefail
+
+PACKAGES=(
+  libsqlite3-dev      # metadata store (system SQLite, WAL)
+  libarchive-dev      # layer unpacking for the client/engine
+  openssl             # certs-example, TLS tests
+  skopeo              # end-to-end client
+  docker-registry     # CNCF Distribution 2.8.2, peer for interop and benchmarks
+  busybox-static      # test images are built from it (no internet)
+  apache2-utils       # htpasswd for test fixtures
+  python3-pytest python3-requests python3-yaml
+  curl jq wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's docker-registry package starts a service on :5000; the tests start their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl stop docker-registry || true
+fi
+pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
