@@ -1,0 +1,34 @@
+/// Media types of the manifests and configs a registry distinguishes.
+///
+/// Spec: https://github.com/opencontainers/image-spec/blob/main/media-types.md and
+/// distribution docs/spec/manifest-v2-2.md.
+public enum MediaType {
+    public static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
+    public static let ociIndex = "application/vnd.oci.image.index.v1+json"
+    public static let ociConfig = "application/vnd.oci.image.config.v1+json"
+    public static let ociEmpty = "application/vnd.oci.empty.v1+json"
+    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
+    public static let dockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    public static let dockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json"
+    public static let json = "application/json"
+
+    /// Manifest kinds a registry stores and serves.
+    public static let manifestTypes: Set<String> = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
+    /// Media types whose content lists other manifests rather than blobs.
+    public static let indexTypes: Set<String> = [ociIndex, dockerManifestList]
+
+    /// Layers that are not distributed by the registry (their blobs may legitimately be absent).
+    public static func isNonDistributable(_ mediaType: String) -> Bool {
+        mediaType.contains(".nondistributable.") || mediaType.contains(".foreign.")
+    }
+}
+
+/// The well-known empty JSON descriptor `{}` that artifacts use as their config.
+///
+/// Spec: https://github.com/opencontainers/image-spec/blob/main/manifest.md#guidance-for-an-empty-descriptor
+public enum EmptyJSON {
+    public static let bytes: [UInt8] = Array("{}".utf8)
+    public static let digest = DigestHasher.digest(of: bytes)
+}

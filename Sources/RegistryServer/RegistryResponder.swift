@@ -1,0 +1,153 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import OCI
+import RegistryAuth
+
+/// The one HTTP entry point: parses the route, authorizes it, dispatches to a handler and maps
+/// every error to the spec's JSON.
+///
+/// A hand-written dispatcher rather than a router: repository names contain slashes, so routes are
+/// recognised from the end of the path (as Distribution does), and the hot path stays short.
+struct RegistryResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let registry: Registry
+    private let fixedHeaders: HTTPFields
+
+    init(registry: Registry) {
+        self.registry = registry
+        var headers = HTTPFields()
+        headers[.dockerDistributionAPIVersion] = "registry/2.0"
+        for (name, values) in registry.configuration.headers {
+            guard let field = HTTPField.Name(name) else { continue }
+            for value in values { headers.append(HTTPField(name: field, value: value)) }
+        }
+        fixedHeaders = headers
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        var response: Response
+        do {
+            response = try await handle(request)
+        } catch let range as RangeNotSatisfiable {
+            let error = DistributionError(.rangeInvalid, "requested range is outside the blob", status: 416)
+            response = ErrorResponse.response(error, headers: [.contentRange: "bytes */\(range.size)"], includeBody: request.method != .head)
+        } catch let challenge as ChallengeError {
+            response = ErrorResponse.response(challenge.error, headers: challenge.headers, includeBody: request.method != .head)
+        } catch {
+            let mapped = ErrorResponse.distributionError(for: error)
+            if mapped.status >= 500 {
+                registry.logger.error("request failed", metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path.prefix(300))", "error": "\(error)"])
+            }
+            response = ErrorResponse.response(mapped, includeBody: request.method != .head)
+        }
+        for field in fixedHeaders { response.headers.append(field) }
+        return response
+    }
+
+    private func handle(_ request: Request) async throws -> Response {
+        var path = Substring(request.uri.path)
+        let prefix = registry.configuration.prefix
+        if prefix != "/" {
+            guard path.hasPrefix(prefix.dropLast()) else { throw DistributionError(.nameUnknown, "not found", status: 404) }
+            path = path.dropFirst(prefix.count - 1)
+        }
+        guard let route = try RegistryRoute.parse(path) else {
+            throw DistributionError(.unsupported, "no such endpoint", status: 404)
+        }
+        let query = request.uri.queryParameters
+        let mountSource = route.isUploadStart ? query["from"].flatMap { try? RepositoryName($0) } : nil
+        try await authorize(request, route: route, mountSource: mountSource)
+
+        switch (route, request.method) {
+        case (.base, .get), (.base, .head):
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "2"],
+                            body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
+        case (.catalog, .get):
+            return try registry.catalog(query: query)
+        case (.tags(let name), .get):
+            return try registry.tags(of: name, query: query)
+        case (.referrers(let name, let subject), .get):
+            return try registry.referrers(of: subject, in: name, query: query)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            return try registry.getManifest(reference, in: name, request: request)
+        case (.manifest(let name, let reference), .put):
+            return try await registry.putManifest(reference, in: name, request: request)
+        case (.manifest(let name, let reference), .delete):
+            return try registry.deleteManifest(reference, in: name)
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            return try registry.getBlob(digest, in: name, request: request)
+        case (.blob(let name, let digest), .delete):
+            return try registry.deleteBlob(digest, in: name)
+        case (.uploads(let name), .post):
+            return try await registry.startUpload(in: name, request: request, mountSource: mountSource)
+        case (.upload(let name, let id), .patch):
+            return try await registry.appendUpload(id, in: name, request: request)
+        case (.upload(let name, let id), .put):
+            return try await registry.finishUpload(id, in: name, request: request)
+        case (.upload(let name, let id), .get):
+            return try registry.uploadStatus(id, in: name)
+        case (.upload(let name, let id), .delete):
+            return try registry.cancelUpload(id, in: name)
+        default:
+            throw DistributionError(.unsupported, "method \(request.method) is not allowed here", status: 405)
+        }
+    }
+
+    /// Asks the configured authenticator whether the request may proceed with the scopes its
+    /// route needs; throws the challenge otherwise. The header itself is never logged.
+    private func authorize(_ request: Request, route: RegistryRoute, mountSource: RepositoryName?) async throws {
+        guard let authenticator = registry.authenticator else { return }
+        let required = Self.requiredScopes(route: route, method: request.method, mountSource: mountSource)
+        let decision = await authenticator.authorize(
+            authorization: request.headers[.authorization], clientAddress: nil, required: required)
+        switch decision {
+        case .allowed:
+            return
+        case .tooManyRequests:
+            throw DistributionError(.tooManyRequests, "too many failed authentication attempts")
+        case .challenge(let challenge):
+            var headers = HTTPFields()
+            if let value = challenge.wwwAuthenticate { headers[.wwwAuthenticate] = value }
+            let error = DistributionError(challenge.code == .denied ? .denied : .unauthorized, challenge.message)
+            throw ChallengeError(error: error, headers: headers)
+        }
+    }
+
+    /// The scopes a request needs, as Distribution's access records: pull to read, pull+push to
+    /// write, delete to delete; a cross-repository mount also needs pull on the source.
+    static func requiredScopes(route: RegistryRoute, method: HTTPRequest.Method, mountSource: RepositoryName?) -> [AccessScope] {
+        switch route {
+        case .base: return []
+        case .catalog: return [.catalog]
+        default: break
+        }
+        guard let name = route.repository?.value else { return [] }
+        var scopes: [AccessScope]
+        switch (route, method) {
+        case (.manifest, .delete), (.blob, .delete):
+            scopes = [.repository(name, "delete")]
+        case (_, .get), (_, .head):
+            if case .upload = route { scopes = [.repository(name, "pull", "push")] } else { scopes = [.repository(name, "pull")] }
+        default:
+            scopes = [.repository(name, "pull", "push")]
+        }
+        if let mountSource, mountSource.value != name { scopes.append(.repository(mountSource.value, "pull")) }
+        return scopes
+    }
+}
+
+/// An authentication refusal carrying its `WWW-Authenticate` header.
+struct ChallengeError: Error {
+    let error: DistributionError
+    let headers: HTTPFields
+}
+
+extension RegistryRoute {
+    var isUploadStart: Bool {
+        if case .uploads = self { return true }
+        return false
+    }
+}
