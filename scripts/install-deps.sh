@@ -3,9 +3,16 @@
 # Idempotent: skips apt when everything is already present.
 set -euo pipefail
 
-PACKAGES=(
+# Usage: install-deps.sh [--build-only]
+#   --build-only: just what `swift build` needs (used by scripts/run.sh).
+
+BUILD_PACKAGES=(
   libsqlite3-dev      # metadata store (system SQLite, WAL)
   libarchive-dev      # layer unpacking for the client/engine
+  pkg-config
+)
+
+TEST_PACKAGES=(
   openssl             # certs-example, TLS tests
   skopeo              # end-to-end client
   docker-registry     # CNCF Distribution 2.8.2, peer for interop and benchmarks
@@ -14,6 +21,9 @@ PACKAGES=(
   python3-pytest python3-requests python3-yaml
   curl jq wrk
 )
+
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" != "--build-only" ]]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -59,9 +59,5 @@ extension HTTPField.Name {
     static let dockerDistributionAPIVersion = Self("Docker-Distribution-API-Version")!
     static let ociSubject = Self("OCI-Subject")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
-    static let range = Self("Range")!
-    static let contentRange = Self("Content-Range")!
-    static let acceptRanges = Self("Accept-Ranges")!
-    static let wwwAuthenticate = Self("WWW-Authenticate")!
     static let link = Self("Link")!
 }

@@ -1,0 +1,109 @@
+import OCI
+@testable import RegistryServer
+import Testing
+
+@Suite struct RouteTests {
+    static let digest = "sha256:" + String(repeating: "a", count: 64)
+
+    @Test func parsesEveryEndpoint() throws {
+        let name = try RepositoryName("a/b/c")
+        let digest = try Digest(Self.digest)
+        #expect(try RegistryRoute.parse("/v2/") == .base)
+        #expect(try RegistryRoute.parse("/v2") == .base)
+        #expect(try RegistryRoute.parse("/v2/_catalog") == .catalog)
+        #expect(try RegistryRoute.parse("/v2/a/b/c/tags/list") == .tags(name))
+        #expect(try RegistryRoute.parse("/v2/a/b/c/manifests/latest") == .manifest(name, .tag(try Tag("latest"))))
+        #expect(try RegistryRoute.parse("/v2/a/b/c/manifests/\(Self.digest)") == .manifest(name, .digest(digest)))
+        #expect(try RegistryRoute.parse("/v2/a/b/c/blobs/\(Self.digest)") == .blob(name, digest))
+        #expect(try RegistryRoute.parse("/v2/a/b/c/blobs/uploads/") == .uploads(name))
+        #expect(try RegistryRoute.parse("/v2/a/b/c/referrers/\(Self.digest)") == .referrers(name, digest))
+        // A repository may be called "blobs" or "manifests" itself.
+        #expect(try RegistryRoute.parse("/v2/blobs/manifests/x") == .manifest(try RepositoryName("blobs"), .tag(try Tag("x"))))
+        #expect(try RegistryRoute.parse("/other") == nil)
+    }
+
+    @Test(arguments: ["/v2/../x/manifests/latest", "/v2/A/tags/list", "/v2/a/%2e%2e/blobs/uploads/",
+                      "/v2/\(String(repeating: "a", count: 300))/tags/list"])
+    func rejectsInvalidNames(_ path: String) {
+        #expect(throws: DistributionError.self) { try RegistryRoute.parse(Substring(path)) }
+    }
+
+    @Test func rejectsInvalidDigestsAndUploadIDs() {
+        #expect(throws: DistributionError(.digestInvalid, "invalid digest \"sha256:zz\"")) {
+            try RegistryRoute.parse("/v2/a/blobs/sha256:zz")
+        }
+        #expect(throws: DistributionError.self) { try RegistryRoute.parse("/v2/a/blobs/uploads/..%2f..%2fetc") }
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func readsDistributionKeysAndEnvironmentOverrides() throws {
+        let yaml = """
+        version: 0.1
+        log: {level: debug, formatter: json}
+        storage:
+          filesystem: {rootdirectory: /srv/registry}
+          delete: {enabled: true}
+          maintenance:
+            uploadpurging: {enabled: true, age: 1h30m, interval: 10m, dryrun: true}
+        http:
+          addr: :5000
+          headers: {X-Content-Type-Options: [nosniff]}
+        """
+        let config = try RegistryConfiguration.parse(yaml: yaml, environment: [
+            "REGISTRY_HTTP_ADDR": "127.0.0.1:6000",
+            "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": "/tmp/other",
+        ])
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 6000)
+        #expect(config.rootDirectory == "/tmp/other")
+        #expect(config.deleteEnabled)
+        #expect(config.logFormatter == "json")
+        #expect(config.uploadPurging.age == 5400)
+        #expect(config.uploadPurging.interval == 600)
+        #expect(config.uploadPurging.dryRun)
+        #expect(config.headers.first?.0 == "X-Content-Type-Options")
+    }
+
+    @Test func unknownKeysWarnAndBadValuesNameTheirKey() throws {
+        let warned = try RegistryConfiguration.parse(yaml: "version: 0.1\nstorage: {filesystem: {rootdirectory: /x, bogus: 1}}\n", environment: [:])
+        #expect(warned.warnings.contains { $0.contains("storage.filesystem.bogus") })
+
+        let bad = """
+        version: 0.1
+        log: {level: loud}
+        storage: {s3: {bucket: b}, delete: {enabled: maybe}}
+        http: {addr: nowhere}
+        """
+        do {
+            _ = try RegistryConfiguration.parse(yaml: bad, environment: [:])
+            Issue.record("expected a configuration error")
+        } catch let error as ConfigurationError {
+            let text = error.problems.joined(separator: "\n")
+            for key in ["log.level", "storage.s3", "storage.delete.enabled", "http.addr"] {
+                #expect(text.contains(key), "missing \(key) in \(text)")
+            }
+        }
+    }
+
+    @Test func embeddedDefaultServesLocalDataOnLoopback() throws {
+        let config = try RegistryConfiguration.parse(yaml: RegistryConfiguration.embeddedDefault, environment: [:])
+        #expect(config.host == "127.0.0.1")
+        #expect(config.port == 5000)
+        #expect(config.rootDirectory == "./data")
+    }
+
+    @Test(arguments: [("24h", 86400.0), ("1h30m", 5400.0), ("10s", 10.0), ("500ms", 0.5)])
+    func parsesGoDurations(_ text: String, _ seconds: Double) {
+        #expect(ConfigurationTree.parseDuration(text) == seconds)
+    }
+
+    @Test(arguments: ["bytes=0-9", "bytes=5-", "bytes=-3", "bytes=20-30", "bytes=4-2", "items=0-1"])
+    func parsesRanges(_ header: String) {
+        let expected: [String: ByteRange] = [
+            "bytes=0-9": .partial(0..<10), "bytes=5-": .partial(5..<10), "bytes=-3": .partial(7..<10),
+            "bytes=20-30": .unsatisfiable, "bytes=4-2": .unsatisfiable, "items=0-1": .whole,
+        ]
+        #expect(ByteRange.parse(header, size: 10) == expected[header])
+    }
+}
