@@ -10,8 +10,12 @@ import RegistryMetadata
 /// Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-manifests
 extension Registry {
     func getManifest(_ reference: ManifestReference, in repository: RepositoryName, request: Request) throws -> Response {
-        guard let record = try metadata.manifest(reference, in: repository) else {
+        guard var record = try metadata.manifest(reference, in: repository) else {
             throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
+        }
+        let accepted = Self.acceptedMediaTypes(request.headers[values: .accept])
+        if let accepted, !accepted.contains(record.mediaType) {
+            record = try acceptableSubstitute(for: record, accepted: accepted, in: repository)
         }
         var headers: HTTPFields = [
             .contentType: record.mediaType,
@@ -25,6 +29,34 @@ extension Registry {
         }
         if request.method == .head { return Response(status: .ok, headers: headers) }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: try manifestBytes(record.digest)))
+    }
+
+    /// Media types listed in `Accept`, or nil when the client accepts anything (no header, `*/*`).
+    static func acceptedMediaTypes(_ values: [String]) -> Set<String>? {
+        let types = values.flatMap { $0.split(separator: ",") }
+            .map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        if types.isEmpty || types.contains("*/*") || types.contains("application/*") { return nil }
+        return Set(types)
+    }
+
+    /// What Distribution serves a client that does not accept the stored type: for an index, its
+    /// linux/amd64 image manifest when that is acceptable; an OCI manifest is not served to a
+    /// client that accepts only Docker types (`MANIFEST_UNKNOWN`); a Docker schema 2 manifest is
+    /// served anyway (schema 1 conversion is not supported).
+    private func acceptableSubstitute(for record: ManifestRecord, accepted: Set<String>, in repository: RepositoryName) throws -> ManifestRecord {
+        if MediaType.indexTypes.contains(record.mediaType) {
+            let index = try Manifest(bytes: Array(buffer: try manifestBytes(record.digest)), contentType: record.mediaType)
+            if let child = index.manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" }),
+               accepted.contains(child.mediaType),
+               let childRecord = try metadata.manifest(.digest(child.digest), in: repository) {
+                return childRecord
+            }
+        } else if record.mediaType == MediaType.dockerManifest {
+            return record
+        }
+        throw DistributionError(.manifestUnknown,
+                                "manifest \(record.digest) is a \(record.mediaType), which the Accept header does not allow")
     }
 
     private func manifestBytes(_ digest: Digest) throws -> ByteBuffer {

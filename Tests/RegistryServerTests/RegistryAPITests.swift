@@ -116,4 +116,25 @@ import Testing
             #expect(base.headers[HTTPField.Name("Docker-Distribution-API-Version")!] == "registry/2.0")
         }
     }
+
+    @Test func acceptHeaderIsHonoured() async throws {
+        try await withRegistry { client in
+            let config = Array("{}".utf8)
+            let configDigest = DigestHasher.digest(of: config)
+            _ = try await client.execute(uri: "/v2/app/blobs/uploads/?digest=\(configDigest)", method: .post, body: ByteBuffer(bytes: config))
+            let manifest = """
+            {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(configDigest)","size":2},"layers":[]}
+            """
+            let put = try await client.execute(uri: "/v2/app/manifests/oci", method: .put,
+                                               headers: [.contentType: MediaType.ociManifest], body: ByteBuffer(string: manifest))
+            #expect(put.status == .created)
+            let dockerOnly = try await client.execute(uri: "/v2/app/manifests/oci", method: .get, headers: [.accept: MediaType.dockerManifest])
+            #expect(dockerOnly.status == .notFound)
+            let both = try await client.execute(uri: "/v2/app/manifests/oci", method: .get,
+                                                headers: [.accept: "\(MediaType.dockerManifest), \(MediaType.ociManifest)"])
+            #expect(both.status == .ok)
+            let any = try await client.execute(uri: "/v2/app/manifests/oci", method: .get, headers: [.accept: "*/*"])
+            #expect(any.status == .ok)
+        }
+    }
 }
