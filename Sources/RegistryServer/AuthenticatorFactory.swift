@@ -6,9 +6,13 @@ enum AuthenticatorFactory {
         switch authentication {
         case .none:
             return nil
-        case .htpasswd, .token:
-            // Wired to RegistryAuth's HtpasswdAuthenticator / TokenAuthenticator once they land.
-            throw ConfigurationError(problems: ["auth: this build has no access controllers yet"])
+        case .htpasswd(let realm, let path):
+            do { return try HtpasswdAuthenticator(realm: realm, path: path) } catch {
+                throw ConfigurationError(problems: ["auth.htpasswd.path: \(error)"])
+            }
+        case .token:
+            // Wired to RegistryAuth's TokenAuthenticator (berth-auth issue).
+            throw ConfigurationError(problems: ["auth.token: bearer-token verification is not in this build yet"])
         }
     }
 }

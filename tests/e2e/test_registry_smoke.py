@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -186,5 +187,43 @@ def test_environment_overrides_config(tmp):
         with urllib.request.urlopen(req) as r:
             assert r.status == 201
         assert (tmp / "envroot" / "docker/registry/v2/blobs/sha256" / d[7:9] / d[7:] / "data").read_bytes() == data
+    finally:
+        stop(proc)
+
+
+def test_htpasswd_lets_in_only_the_right_password(tmp):
+    port = free_port()
+    pw = subprocess.run(["htpasswd", "-Bbn", "alice", "correct horse"], check=True, capture_output=True, text=True).stdout
+    (tmp / "htpasswd").write_text(pw)
+    write_config(tmp / "config.yml", tmp / "root", port)
+    with open(tmp / "config.yml", "a") as f:
+        f.write(f"auth:\n  htpasswd:\n    realm: berth-test\n    path: {tmp / 'htpasswd'}\n")
+    src = tmp / "src"
+    digest = busybox_layout(src)
+    log = tmp / "server.log"
+    proc = subprocess.Popen([str(BERTH), "serve", str(tmp / "config.yml")], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError as e:
+                assert e.code == 401
+                assert e.headers["WWW-Authenticate"] == 'Basic realm="berth-test"'
+                assert json.loads(e.read())["errors"][0]["code"] == "UNAUTHORIZED"
+                break
+            except Exception:
+                time.sleep(0.1)
+        ref = f"docker://127.0.0.1:{port}/private/busybox:latest"
+        wrong = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:wrong",
+                                f"oci:{src}:latest", ref], capture_output=True, text=True)
+        assert wrong.returncode != 0
+        assert "401" in wrong.stderr or "unauthorized" in wrong.stderr.lower()
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:correct horse", f"oci:{src}:latest", ref)
+        inspected = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "alice:correct horse", ref))
+        assert inspected["Digest"] == digest
+        # Nothing secret reaches the log.
+        text = log.read_text()
+        assert "correct horse" not in text and "Basic " not in text
     finally:
         stop(proc)
