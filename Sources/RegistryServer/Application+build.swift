@@ -12,11 +12,12 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     let authenticator = try AuthenticatorFactory.make(configuration.authentication)
     let registry = try Registry(configuration: configuration, authenticator: authenticator, logger: logger)
     let responder = RegistryResponder(registry: registry)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
     let server: HTTPServerBuilder
     if let tls = configuration.tls {
-        server = try .tls(.http1(), tlsConfiguration: makeTLSConfiguration(tls))
+        server = try .tls(http1, tlsConfiguration: makeTLSConfiguration(tls))
     } else {
-        server = .http1()
+        server = http1
     }
     var services: [any Service] = []
     if configuration.uploadPurging.enabled && !configuration.readOnly {
