@@ -7,9 +7,9 @@ import NIOSSL
 import ServiceLifecycle
 
 /// Builds the registry application for a configuration; `main` runs it, tests call it directly.
-public func buildApplication(configuration: RegistryConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+public func buildApplication(configuration: RegistryConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     for warning in configuration.warnings { logger.warning("\(warning)") }
-    let authenticator = try AuthenticatorFactory.make(configuration.authentication)
+    let authenticator = try await AuthenticatorFactory.make(configuration.authentication)
     let registry = try Registry(configuration: configuration, authenticator: authenticator, logger: logger)
     let responder = RegistryResponder(registry: registry)
     let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))

@@ -2,7 +2,7 @@ import RegistryAuth
 
 /// Builds the access controller `auth` configures: none, htpasswd (Basic, bcrypt) or bearer tokens.
 enum AuthenticatorFactory {
-    static func make(_ authentication: RegistryConfiguration.Authentication) throws -> (any RequestAuthenticator)? {
+    static func make(_ authentication: RegistryConfiguration.Authentication) async throws -> (any RequestAuthenticator)? {
         switch authentication {
         case .none:
             return nil
@@ -10,9 +10,13 @@ enum AuthenticatorFactory {
             do { return try HtpasswdAuthenticator(realm: realm, path: path) } catch {
                 throw ConfigurationError(problems: ["auth.htpasswd.path: \(error)"])
             }
-        case .token:
-            // Wired to RegistryAuth's TokenAuthenticator (berth-auth issue).
-            throw ConfigurationError(problems: ["auth.token: bearer-token verification is not in this build yet"])
+        case .token(let realm, let service, let issuer, let bundle, let jwks):
+            do {
+                return try await TokenAuthenticator(realm: realm, service: service, issuer: issuer,
+                                                    rootCertBundlePath: bundle, jwksPath: jwks)
+            } catch {
+                throw ConfigurationError(problems: ["auth.token: \(error)"])
+            }
         }
     }
 }

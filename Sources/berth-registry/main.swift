@@ -62,7 +62,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = makeLogger(configuration)
         logger.info("starting", metadata: ["config": "\(source)"])
-        let app = try buildApplication(configuration: configuration, logger: logger)
+        let app = try await buildApplication(configuration: configuration, logger: logger)
         try await app.runService()
     }
 }

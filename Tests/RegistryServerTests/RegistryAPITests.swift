@@ -15,7 +15,7 @@ import Testing
         configuration.deleteEnabled = true
         configuration.readOnly = readOnly
         configuration.uploadPurging.enabled = false
-        let app = try buildApplication(configuration: configuration, logger: Logger(label: "test"))
+        let app = try await buildApplication(configuration: configuration, logger: Logger(label: "test"))
         try await app.test(.router, body)
     }
 
