@@ -19,7 +19,7 @@ public final class FailureLimiter: @unchecked Sendable {
 
     /// True when any of `keys` has used up its burst.
     public func isLimited(_ keys: [String]) -> Bool {
-        lock.withLock { keys.contains { decayed($0) >= Double(burst) } }
+        lock.withLock { keys.contains { decayed($0) > Double(burst - 1) } }
     }
 
     public func recordFailure(_ keys: [String]) {

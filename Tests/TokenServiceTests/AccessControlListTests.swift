@@ -1,0 +1,89 @@
+import RegistryAuth
+@testable import TokenService
+import Testing
+
+@Suite struct AccessControlListTests {
+    let acl: AccessControlList
+
+    init() throws {
+        acl = AccessControlList(rules: [
+            .init(account: try .init("admin"), name: nil, type: nil, actions: ["*"]),
+            .init(account: try .init("mallory"), name: nil, type: nil, actions: []),
+            .init(account: try .init("/.+/"), name: try .init("${account}/*"), type: nil, actions: ["pull", "push", "delete"]),
+            .init(account: try .init(""), name: try .init("public/*"), type: nil, actions: ["pull"]),
+            .init(account: try .init("/.+/"), name: nil, type: try .init("repository"), actions: ["pull"]),
+        ])
+    }
+
+    @Test func firstMatchWinsAndGrantsTheIntersection() {
+        let asked = AccessScope.repository("alice/app", "pull", "push")
+        #expect(acl.grant(asked, to: "alice").actions == ["pull", "push"])
+        #expect(acl.grant(asked, to: "bob").actions == ["pull"], "other users only pull")
+        #expect(acl.grant(asked, to: "admin").actions == ["pull", "push"])
+        #expect(acl.grant(.catalog, to: "admin").actions == ["*"])
+        #expect(acl.grant(.catalog, to: "alice").actions.isEmpty)
+        #expect(acl.grant(asked, to: "mallory").actions.isEmpty, "actions [] denies")
+    }
+
+    @Test func anonymousPullsOnlyPublic() {
+        #expect(acl.grant(.repository("public/busybox", "pull", "push"), to: "").actions == ["pull"])
+        #expect(acl.grant(.repository("alice/app", "pull"), to: "").actions.isEmpty)
+    }
+
+    @Test func accountExpansionCannotEscapeItsNamespace() {
+        #expect(acl.grant(.repository("alice-evil/app", "push"), to: "alice").actions.isEmpty)
+        #expect(acl.grant(.repository("alice/app", "push"), to: "ali").actions.isEmpty)
+    }
+
+    @Test(arguments: [("a*", "abc", true), ("a*c", "abbbc", true), ("a?c", "abc", true), ("a?c", "ac", false),
+                      ("*/x", "p/q/x", true), ("abc", "abcd", false)])
+    func globs(_ pattern: String, _ text: String, _ expected: Bool) {
+        #expect(AccessControlList.Pattern.glob(Array(pattern.utf8)[...], Array(text.utf8)[...]) == expected)
+    }
+}
+
+@Suite struct TokenServiceConfigurationTests {
+    @Test func namesEveryBadKey() {
+        let yaml = """
+        server: {addr: nowhere, ratelimit: {burst: -1}}
+        token: {expiration: 0}
+        users: {static: {eve: {password: plain}}}
+        acl:
+          - match: {acount: x}
+            actions: [pull]
+        """
+        do {
+            _ = try TokenServiceConfiguration.parse(yaml: yaml, baseDirectory: "/nonexistent")
+            Issue.record("expected an error")
+        } catch let error as TokenServiceConfiguration.Invalid {
+            let text = error.problems.joined(separator: "\n")
+            for key in ["server.addr", "server.ratelimit.burst", "token.issuer", "token.service", "token.expiration",
+                        "token.certificate", "token.key", "users.static.eve.password", "acl[0].match.acount"] {
+                #expect(text.contains(key), "missing \(key)")
+            }
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+@Suite struct FailureLimiterTests {
+    @Test func refusesAfterTheBurst() {
+        let limiter = FailureLimiter(burst: 3, perMinute: 1)
+        for _ in 0..<3 {
+            #expect(!limiter.isLimited(["user:a"]))
+            limiter.recordFailure(["user:a", "addr:1"])
+        }
+        #expect(limiter.isLimited(["user:a"]))
+        #expect(limiter.isLimited(["user:other", "addr:1"]), "the address is limited too")
+        #expect(!limiter.isLimited(["user:b", "addr:2"]))
+    }
+
+    @Test func refreshTokensAreBoundToTheirClient() {
+        let store = RefreshTokenStore()
+        let token = store.issue(account: "alice", clientID: "docker")
+        #expect(store.redeem(token, clientID: "docker")?.account == "alice")
+        #expect(store.redeem(token, clientID: "other") == nil)
+        #expect(store.redeem(token + "x", clientID: "docker") == nil)
+    }
+}
