@@ -37,10 +37,9 @@ public final class TokenAuthenticator: RequestAuthenticator, @unchecked Sendable
     }
 
     public func authorize(authorization: String?, clientAddress: String?, required: [AccessScope]) async -> AuthorizationDecision {
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+        guard let authorization, let token = Self.bearerToken(authorization) else {
             return .challenge(challenge(for: required, error: nil))
         }
-        let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         guard let verified = await verifiedGrants(token) else {
             return .challenge(challenge(for: required, error: "invalid_token"))
         }
@@ -48,6 +47,22 @@ public final class TokenAuthenticator: RequestAuthenticator, @unchecked Sendable
             return .challenge(challenge(for: required, error: "insufficient_scope"))
         }
         return .allowed(subject: verified.subject)
+    }
+
+    /// The token of a `Bearer <token>` header. Byte-level on purpose: this runs on every request, and
+    /// Foundation's trimming walks a kilobyte-long token as UTF-16.
+    static func bearerToken(_ header: String) -> String? {
+        var header = header
+        return header.withUTF8 { bytes -> String? in
+            guard bytes.count > 7 else { return nil }
+            let scheme: [UInt8] = Array("bearer ".utf8)
+            for index in 0..<7 where bytes[index] | 0x20 != scheme[index] { return nil }
+            var start = 7, end = bytes.count
+            while start < end && bytes[start] == 0x20 { start += 1 }
+            while end > start && bytes[end - 1] == 0x20 { end -= 1 }
+            guard start < end else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        }
     }
 
     /// The token's subject and grants when it is valid now; nil otherwise.
