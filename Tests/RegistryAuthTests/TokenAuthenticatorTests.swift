@@ -134,4 +134,10 @@ struct SigningMaterial {
         let tampered = parts[0] + "." + JWKThumbprint.base64URL(try JSONEncoder().encode(widened)) + "." + parts[2]
         #expect(await decide(auth, tampered, .repository("a/app", "delete")) != .allowed(subject: "alice"))
     }
+
+    @Test(arguments: [("Bearer abc", "abc"), ("bearer   abc  ", "abc"), ("BEARER x.y.z", "x.y.z"), ("Basic abc", nil),
+                      ("Bearer ", nil), ("Bearer     ", nil), ("Bear", nil), ("Bearerabc", nil)] as [(String, String?)])
+    func parsesBearerHeaders(_ header: String, _ expected: String?) {
+        #expect(TokenAuthenticator.bearerToken(header) == expected)
+    }
 }
