@@ -1,8 +1,38 @@
 #!/usr/bin/env bash
-# berth-registry vs CNCF Distribution 2.8.2, side by side in one run on loopback.
-# Usage: bench/registry-bench.sh [--quick]    (builds berth-registry in release mode first)
+# berth-registry (release build) vs CNCF Distribution 2.8.2, side by side in one run on loopback.
+# Prints a markdown table: blob push (monolithic and 16 MiB chunks), pull, 8 parallel pushes,
+# manifest GET by tag (wrk: req/s and p99), 1,000 tag PUTs + tags/list, peak RSS; with the ratio
+# berth/distribution and the project's goals (manifest GET >= 10x, push >= 2.5x, pull >= 1.5x).
+#
+# Usage: bench/registry-bench.sh [--no-build] [--quick] [--json FILE] [registry_bench.py options]
+#   --no-build   use the existing binary (BERTH_BIN, default .build/release/berth-registry)
+#   --quick      64 MiB blobs, 1 repetition, 3 s wrk runs (about a minute)
+# Needs curl, wrk and docker-registry (scripts/install-deps.sh installs them); takes ~3-4 minutes
+# and about 4 GB in a temp dir that is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-swift build -c release --product berth-registry >/dev/null
-exec python3 bench/registry_bench.py --berth .build/release/berth-registry "$@"
+
+build=1
+args=()
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+missing=()
+for tool in curl wrk docker-registry python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "registry-bench: missing ${missing[*]}; installing test dependencies" >&2
+  bash scripts/install-deps.sh
+fi
+
+berth="${BERTH_BIN:-.build/release/berth-registry}"
+if ((build)) && [[ -z "${BERTH_BIN:-}" ]]; then
+  echo "registry-bench: swift build -c release --product berth-registry" >&2
+  swift build -c release --product berth-registry >&2
+fi
+[[ -x "$berth" ]] || { echo "registry-bench: $berth not found (build it or pass BERTH_BIN)" >&2; exit 1; }
+
+exec python3 bench/registry_bench.py --berth "$berth" ${args[@]+"${args[@]}"}

@@ -1,25 +1,51 @@
-"""Measures berth-registry and Distribution in one run and prints a markdown table with ratios.
+"""berth-registry vs CNCF Distribution 2.8.2, measured side by side in one run.
 
-Both servers get equivalent configs (filesystem storage in a temp dir, deletes on, no auth) on
-loopback. Every figure is the median of a few repetitions; the machine is shared, so compare the
-ratio column, not the absolute numbers.
+Both servers get the same config (filesystem storage in a temp dir, deletes on, no auth, access
+log off) on 127.0.0.1. Measures, each taken on both servers in alternating order so load drift on
+the (shared, 2-core) machine hits both alike:
+
+  push monolithic     POST, then PUT ?digest= with the whole blob as the body (curl -T)
+  push chunked        POST, PATCH 16 MiB chunks with Content-Range, PUT ?digest=
+  pull                GET of the blob (curl -o /dev/null); content verified once beforehand
+  parallel push       8 concurrent monolithic pushes of distinct 32 MiB blobs, aggregate MB/s
+  manifest GET        wrk -c32 -t2 -d10s --latency by tag with an OCI Accept header: req/s and p99
+  tag PUTs            1,000 manifest PUTs under new tags on one keep-alive connection; tags/list
+  peak RSS            VmHWM of each server process at the end
+
+Every pushed blob is distinct (os.urandom content, a different digest per repetition), so no server
+can skip work because it already holds the blob. Figures are the median of the repetitions.
+Everything lives in one temp dir that is removed at the end; both servers are always stopped.
 """
 import argparse
 import hashlib
 import http.client
 import json
 import os
+import platform
 import re
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 MiB = 1024 * 1024
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CURL_TIMEOUT = 300   # seconds, per transfer
+GOALS = {  # measure -> minimum berth/distribution ratio (the project's targets on this machine)
+    "manifest GET by tag (req/s)": 10.0,
+    "push monolithic (MB/s)": 2.5,
+    "push chunked, 16 MiB chunks (MB/s)": 2.5,
+    "pull (MB/s)": 1.5,
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
 
 
 def free_port():
@@ -29,36 +55,52 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, command, workdir):
-        self.name, self.port = name, free_port()
-        root = os.path.join(workdir, name)
-        config = os.path.join(workdir, f"{name}.yml")
-        with open(config, "w") as f:
-            f.write(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {root}}}\n"
-                    f"  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{self.port}}}\n")
-        self.proc = subprocess.Popen(command + ["serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
+    def __init__(self, name, binary, workdir):
+        self.name, self.binary, self.port = name, binary, free_port()
+        self.root = os.path.join(workdir, f"root-{name}")
+        self.config = os.path.join(workdir, f"{name}.yml")
+        with open(self.config, "w") as f:
+            f.write("version: 0.1\n"
+                    "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+                    f"storage:\n  filesystem:\n    rootdirectory: {self.root}\n  delete:\n    enabled: true\n"
+                    "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+                    f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: berth-bench-secret\n")
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.proc = None
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen([self.binary, "serve", self.config], stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{open(self.log_path).read()[-3000:]}")
             try:
                 if self.request("GET", "/v2/")[0] == 200:
-                    return
+                    return self
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{name} did not start")
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not answer GET /v2/ within 60 s")
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            conn.close()
 
     def start_upload(self, repo):
-        status, headers, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
-        assert status == 202, status
+        status, headers, body = self.request("POST", f"/v2/{repo}/blobs/uploads/")
+        assert status == 202, (self.name, "POST upload", status, body[:300])
         loc = headers["location"]
         return loc if loc.startswith("http") else self.url(loc)
 
@@ -67,81 +109,147 @@ class Server:
             return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
 
+
+# ----- test data
+
+class Blob:
+    def __init__(self, path, size, digest):
+        self.path, self.size, self.digest = path, size, digest
+
+
+def make_blob(path, size):
+    """size random bytes (os.urandom), written and hashed in 8 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        written = 0
+        while written < size:
+            block = os.urandom(min(8 * MiB, size - written))
+            f.write(block)
+            h.update(block)
+            written += len(block)
+    return Blob(path, size, "sha256:" + h.hexdigest())
+
+
+def split(blob, chunk_size, directory):
+    os.makedirs(directory, exist_ok=True)
+    chunks = []
+    with open(blob.path, "rb") as f:
+        for i in range((blob.size + chunk_size - 1) // chunk_size):
+            path = os.path.join(directory, f"chunk{i:03d}")
+            with open(path, "wb") as c:
+                c.write(f.read(chunk_size))
+            chunks.append(path)
+    return chunks
+
+
+# ----- operations
 
 def curl(*args):
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", *args],
-                         check=True, capture_output=True, text=True).stdout.split()
-    return int(out[0]), float(out[1])
+    out = subprocess.run(["curl", "-sS", "--max-time", str(CURL_TIMEOUT), "-o", "/dev/null",
+                          "-w", "%{http_code} %{time_total} %{size_download}", *args],
+                         check=True, capture_output=True, text=True, timeout=CURL_TIMEOUT + 10).stdout.split()
+    return int(out[0]), float(out[1]), int(out[2])
 
 
 def with_query(url, query):
     return url + ("&" if "?" in url else "?") + query
 
 
-def push_monolithic(server, repo, path, digest):
-    location = server.start_upload(repo)
-    status, seconds = curl("-X", "PUT", "-H", "Content-Type: application/octet-stream", "-T", path,
-                           with_query(location, f"digest={digest}"))
-    assert status == 201, status
-    return seconds
-
-
-def push_chunked(server, repo, chunks, digest):
-    location = server.start_upload(repo)
+def push_monolithic(server, repo, blob):
     start = time.perf_counter()
-    offset = 0
-    for chunk in chunks:
-        size = os.path.getsize(chunk)
-        out = subprocess.run(["curl", "-s", "-D", "-", "-o", "/dev/null", "-X", "PATCH", "-H", "Content-Type: application/octet-stream",
-                              "-H", f"Content-Range: {offset}-{offset + size - 1}", "-T", chunk, location],
-                             check=True, capture_output=True, text=True).stdout
-        assert re.search(r"(?m)^HTTP/1.1 202", out), out
-        loc = re.search(r"(?im)^location:\s*(\S+)", out).group(1)
-        location = loc if loc.startswith("http") else server.url(loc)
-        offset += size
-    status, _ = curl("-X", "PUT", with_query(location, f"digest={digest}"))
-    assert status == 201, status
+    location = server.start_upload(repo)
+    status, _, _ = curl("-X", "PUT", "-H", "Content-Type: application/octet-stream", "-T", blob.path,
+                        with_query(location, f"digest={blob.digest}"))
+    assert status == 201, (server.name, "monolithic PUT", status)
     return time.perf_counter() - start
 
 
+def push_chunked(server, repo, blob, chunks):
+    start = time.perf_counter()
+    location = server.start_upload(repo)
+    offset = 0
+    for chunk in chunks:
+        size = os.path.getsize(chunk)
+        out = subprocess.run(["curl", "-sS", "--max-time", str(CURL_TIMEOUT), "-D", "-", "-o", "/dev/null",
+                              "-X", "PATCH", "-H", "Content-Type: application/octet-stream",
+                              "-H", f"Content-Range: {offset}-{offset + size - 1}", "-T", chunk, location],
+                             check=True, capture_output=True, text=True, timeout=CURL_TIMEOUT + 10).stdout
+        statuses = re.findall(r"(?m)^HTTP/[\d.]+ (\d+)", out)
+        assert statuses and statuses[-1] == "202", (server.name, "PATCH", out)
+        loc = re.search(r"(?im)^location:\s*(\S+)", out).group(1)
+        location = loc if loc.startswith("http") else server.url(loc)
+        offset += size
+    status, _, _ = curl("-X", "PUT", with_query(location, f"digest={blob.digest}"))
+    assert status == 201, (server.name, "chunked PUT", status)
+    return time.perf_counter() - start
+
+
+def verify_pull(server, repo, blob):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("GET", f"/v2/{repo}/blobs/{blob.digest}")
+    r = conn.getresponse()
+    assert r.status == 200, (server.name, "GET blob", r.status)
+    h, n = hashlib.sha256(), 0
+    while True:
+        data = r.read(4 * MiB)
+        if not data:
+            break
+        h.update(data)
+        n += len(data)
+    conn.close()
+    assert n == blob.size and "sha256:" + h.hexdigest() == blob.digest, (server.name, "pulled bytes differ")
+
+
+def pull(server, repo, blob):
+    status, seconds, size = curl(server.url(f"/v2/{repo}/blobs/{blob.digest}"))
+    assert status == 200 and size == blob.size, (server.name, "GET blob", status, size)
+    return seconds
+
+
 def wrk(url, seconds):
-    out = subprocess.run(["wrk", "-c32", "-t2", f"-d{seconds}s", "--latency",
-                          "-H", "Accept: application/vnd.oci.image.manifest.v1+json", url],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(["wrk", "-c32", "-t2", f"-d{seconds}s", "--latency", "--timeout", "5s",
+                          "-H", f"Accept: {OCI_MANIFEST}", url],
+                         check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
-    value, unit = float(p99.group(1)), p99.group(2)
-    p99_ms = value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    assert errors is None, out
-    return rps, p99_ms
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert bad is None, f"wrk got errors:\n{out}"
+    errors = re.search(r"Socket errors: (.*)", out)
+    return rps, p99_ms, (errors.group(1) if errors else "")
+
+
+def upload_small(server, repo, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    location = server.start_upload(repo)
+    path = location[len(server.url("")):]
+    status, _, body = server.request("PUT", with_query(path, f"digest={digest}"), data,
+                                     {"Content-Type": "application/octet-stream"})
+    assert status == 201, (server.name, "PUT blob", status, body[:300])
+    return digest
 
 
 def push_image(server, repo, tag):
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    layer = os.urandom(1024)
-    descriptors = []
-    for blob in (config, layer):
-        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-        status, _, _ = server.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", blob)
-        if status != 201:  # Distribution 2.8 needs POST then PUT
-            loc = server.start_upload(repo)
-            loc = loc[len(server.url("")):]
-            status, _, _ = server.request("PUT", with_query(loc, f"digest={digest}"), blob)
-        assert status == 201
-        descriptors.append({"digest": digest, "size": len(blob)})
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **descriptors[0]},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **descriptors[1]}]}).encode()
-    status, _, _ = server.request("PUT", f"/v2/{repo}/manifests/{tag}", manifest,
-                                  {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    assert status == 201
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}}).encode()
+    layer = os.urandom(2048)
+    config_digest, layer_digest = upload_small(server, repo, config), upload_small(server, repo, layer)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                    "size": len(layer)}]}).encode()
+    status, _, body = server.request("PUT", f"/v2/{repo}/manifests/{tag}", manifest, {"Content-Type": OCI_MANIFEST})
+    assert status == 201, (server.name, "PUT manifest", status, body[:300])
     return manifest
 
 
@@ -149,89 +257,162 @@ def tag_puts(server, repo, manifest, count):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     start = time.perf_counter()
     for i in range(count):
-        conn.request("PUT", f"/v2/{repo}/manifests/t{i:05d}", body=manifest,
-                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        conn.request("PUT", f"/v2/{repo}/manifests/t{i:05d}", body=manifest, headers={"Content-Type": OCI_MANIFEST})
         r = conn.getresponse()
-        r.read()
-        assert r.status == 201, r.status
+        body = r.read()
+        assert r.status == 201, (server.name, "tag PUT", r.status, body[:300])
     elapsed = time.perf_counter() - start
-    start = time.perf_counter()
-    conn.request("GET", f"/v2/{repo}/tags/list")
-    r = conn.getresponse()
-    tags = json.loads(r.read())["tags"]
-    list_ms = (time.perf_counter() - start) * 1000
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        conn.request("GET", f"/v2/{repo}/tags/list")
+        r = conn.getresponse()
+        tags = json.loads(r.read())["tags"]
+        times.append(time.perf_counter() - start)
+        assert r.status == 200 and len(tags) == count + 1, (server.name, "tags/list", r.status, len(tags))
     conn.close()
-    assert len(tags) >= count
-    return elapsed, list_ms
+    return elapsed, statistics.median(times) * 1000
+
+
+# ----- the run
+
+def alternate(servers, rep):
+    return servers if rep % 2 == 0 else list(reversed(servers))
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--berth", default=".build/release/berth-registry")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--berth", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release",
+                                                        "berth-registry"))
     parser.add_argument("--distribution", default="/usr/bin/docker-registry")
-    parser.add_argument("--quick", action="store_true", help="smaller blobs, fewer repetitions")
+    parser.add_argument("--quick", action="store_true", help="64 MiB blobs, 1 repetition, 3 s wrk runs")
+    parser.add_argument("--blob-mib", type=int, help="size of the big blob (default 256, 64 with --quick)")
+    parser.add_argument("--reps", type=int, help="repetitions of each transfer (default 3, 1 with --quick)")
+    parser.add_argument("--wrk-seconds", type=int, help="duration of each wrk run (default 10, 3 with --quick)")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    blob_mib = 64 if args.quick else 256
-    reps = 1 if args.quick else 3
-    wrk_seconds = 3 if args.quick else 10
+    blob_mib = args.blob_mib or (64 if args.quick else 256)
+    reps = args.reps or (1 if args.quick else 3)
+    wrk_seconds = args.wrk_seconds or (3 if args.quick else 10)
+    chunk = 16 * MiB
+    for tool in ("curl", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"registry_bench: {tool} is not installed (scripts/install-deps.sh)")
+    binaries = {"berth": os.path.abspath(args.berth), "distribution": args.distribution}
+    for name, path in binaries.items():
+        if not os.access(path, os.X_OK):
+            sys.exit(f"registry_bench: {name} binary {path} is missing or not executable")
 
     work = tempfile.mkdtemp(prefix="berth-bench-")
     servers = []
+    load_before = os.getloadavg()
+    results = {"berth": {}, "distribution": {}}
+    notes = []
     try:
-        servers = [Server("berth", [os.path.abspath(args.berth)], work), Server("distribution", [args.distribution], work)]
-        blob = os.path.join(work, "blob")
-        with open(blob, "wb") as f:
-            for _ in range(blob_mib):
-                f.write(os.urandom(MiB))
-        digest = "sha256:" + hashlib.sha256(open(blob, "rb").read()).hexdigest()
-        chunks = []
-        with open(blob, "rb") as f:
-            for i in range(blob_mib // 16):
-                path = os.path.join(work, f"chunk{i}")
-                with open(path, "wb") as c:
-                    c.write(f.read(16 * MiB))
-                chunks.append(path)
-        small = os.path.join(work, "small")
-        with open(small, "wb") as f:
-            f.write(os.urandom(32 * MiB))
-        small_digest = "sha256:" + hashlib.sha256(open(small, "rb").read()).hexdigest()
+        log(f"test data in {work} ({blob_mib} MiB blobs, {reps} repetitions)")
+        mono = [make_blob(os.path.join(work, f"mono{r}"), blob_mib * MiB) for r in range(reps)]
+        chunked = []
+        for r in range(reps):
+            b = make_blob(os.path.join(work, f"chunked{r}"), blob_mib * MiB)
+            parts = split(b, chunk, os.path.join(work, f"chunks{r}"))
+            os.remove(b.path)
+            chunked.append((b, parts))
+        par = [[make_blob(os.path.join(work, f"par{r}-{i}"), 32 * MiB) for i in range(8)]
+               for r in range(reps)]
 
-        rows = {}
-        for server in servers:
-            r = {}
-            mono = [push_monolithic(server, f"bench/mono{i}", blob, digest) for i in range(reps)]
-            r["push monolithic (MB/s)"] = blob_mib * MiB / 1e6 / statistics.median(mono)
-            chunked = [push_chunked(server, f"bench/chunked{i}", chunks, digest) for i in range(reps)]
-            r["push chunked, 16 MiB (MB/s)"] = blob_mib * MiB / 1e6 / statistics.median(chunked)
-            pulls = [curl(server.url(f"/v2/bench/mono0/blobs/{digest}"))[1] for _ in range(reps + 2)]
-            r["pull (MB/s)"] = blob_mib * MiB / 1e6 / statistics.median(pulls)
-            start = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda i: push_monolithic(server, f"bench/par{i}", small, small_digest), range(8)))
-            r["8 parallel pushes, 32 MiB each (MB/s)"] = 8 * 32 * MiB / 1e6 / (time.perf_counter() - start)
-            manifest = push_image(server, "bench/app", "latest")
-            rps, p99 = wrk(server.url("/v2/bench/app/manifests/latest"), wrk_seconds)
-            r["manifest GET by tag (req/s)"] = rps
-            r["manifest GET p99 (ms, lower is better)"] = p99
-            manifest = push_image(server, "bench/tags", "base")
-            puts, list_ms = tag_puts(server, "bench/tags", manifest, 1000)
-            r["1,000 tag PUTs (s, lower is better)"] = puts
-            r["list 1,000 tags (ms, lower is better)"] = list_ms
-            r["peak RSS (MiB, lower is better)"] = server.peak_rss_mib()
-            rows[server.name] = r
+        servers = [Server(name, path, work).start() for name, path in binaries.items()]
 
-        print(f"\nberth-registry vs Distribution 2.8.2 ({blob_mib} MiB blobs, median of {reps})\n")
-        print("| measure | berth | distribution | berth advantage |")
-        print("|---|---:|---:|---:|")
-        for key in rows["berth"]:
-            b, d = rows["berth"][key], rows["distribution"][key]
-            lower_better = "lower is better" in key
-            ratio = (d / b) if lower_better else (b / d)
-            print(f"| {key} | {b:,.1f} | {d:,.1f} | {ratio:.2f}x |")
+        def record(measure, server, value):
+            results[server.name].setdefault(measure, []).append(value)
+
+        for r in range(reps):
+            for s in alternate(servers, r):
+                log(f"[{s.name}] push monolithic {r + 1}/{reps}")
+                record("push monolithic (MB/s)", s, mono[r].size / 1e6 / push_monolithic(s, f"bench/mono{r}", mono[r]))
+        for r in range(reps):
+            for s in alternate(servers, r):
+                log(f"[{s.name}] push chunked {r + 1}/{reps}")
+                blob, parts = chunked[r]
+                record("push chunked, 16 MiB chunks (MB/s)", s,
+                       blob.size / 1e6 / push_chunked(s, f"bench/chunked{r}", blob, parts))
+        for s in servers:
+            verify_pull(s, "bench/mono0", mono[0])
+            pull(s, "bench/mono0", mono[0])  # warm
+        for r in range(max(reps, 3) + 2):
+            for s in alternate(servers, r):
+                record("pull (MB/s)", s, mono[0].size / 1e6 / pull(s, "bench/mono0", mono[0]))
+        for r in range(reps):
+            for s in alternate(servers, r):
+                log(f"[{s.name}] 8 parallel pushes {r + 1}/{reps}")
+                start = time.perf_counter()
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(lambda i: push_monolithic(s, f"bench/par{r}-{i}", par[r][i]), range(8)))
+                record("8 parallel pushes of 32 MiB (MB/s aggregate)", s,
+                       8 * 32 * MiB / 1e6 / (time.perf_counter() - start))
+        for s in servers:
+            push_image(s, "bench/app", "latest")
+            wrk(s.url("/v2/bench/app/manifests/latest"), 2)  # warm-up
+        for s in servers:
+            log(f"[{s.name}] wrk {wrk_seconds} s")
+            rps, p99, errors = wrk(s.url("/v2/bench/app/manifests/latest"), wrk_seconds)
+            record("manifest GET by tag (req/s)", s, rps)
+            record("manifest GET p99 latency (ms, lower is better)", s, p99)
+            if errors:
+                notes.append(f"{s.name} wrk socket errors: {errors}")
+        for s in servers:
+            log(f"[{s.name}] 1,000 tag PUTs")
+            manifest = push_image(s, "bench/tags", "base")
+            puts, list_ms = tag_puts(s, "bench/tags", manifest, 1000)
+            record("1,000 tag PUTs (s, lower is better)", s, puts)
+            record("list 1,001 tags (ms, lower is better)", s, list_ms)
+        for s in servers:
+            record("peak RSS (MiB, lower is better)", s, s.peak_rss_mib())
+    except BaseException:
+        for s in servers:
+            log(f"---- {s.name} log tail ----")
+            try:
+                log(open(s.log_path, errors="replace").read()[-3000:])
+            except OSError:
+                pass
+        raise
     finally:
-        for server in servers:
-            server.stop()
+        for s in servers:
+            s.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+    table = {}
+    for measure in results["berth"]:
+        b = statistics.median(results["berth"][measure])
+        d = statistics.median(results["distribution"][measure])
+        table[measure] = {"berth": b, "distribution": d, "ratio": b / d if d else float("inf")}
+
+    load_after = os.getloadavg()
+    print(f"\n## berth-registry vs CNCF Distribution 2.8.2\n")
+    print(f"{blob_mib} MiB blobs, median of {reps} ({max(reps, 3) + 2} pulls); wrk -c32 -t2 -d{wrk_seconds}s; "
+          f"{os.cpu_count()} cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
+          "Ratio = berth / distribution (for lower-is-better rows, below 1 means berth is better).\n")
+    print("| measure | berth | distribution | berth/distribution | goal |")
+    print("|---|---:|---:|---:|---|")
+    missed = []
+    for measure, row in table.items():
+        goal = GOALS.get(measure)
+        verdict = ""
+        if goal:
+            ok = row["ratio"] >= goal
+            verdict = f"≥{goal:g}x {'met' if ok else 'MISSED'}"
+            if not ok:
+                missed.append(measure)
+        print(f"| {measure} | {row['berth']:,.1f} | {row['distribution']:,.1f} | {row['ratio']:.2f}x | {verdict} |")
+    for note in notes:
+        print(f"\nnote: {note}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
+                       "cores": os.cpu_count(), "load_before": load_before, "load_after": load_after,
+                       "blob_mib": blob_mib, "reps": reps, "wrk_seconds": wrk_seconds,
+                       "table": table, "samples": results}, f, indent=2)
+    if missed:
+        print(f"\ngoals missed: {', '.join(missed)}")
 
 
 if __name__ == "__main__":

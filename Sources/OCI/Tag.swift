@@ -35,7 +35,9 @@ public enum ManifestReference: Hashable, Sendable, CustomStringConvertible {
         if text.contains(":") {
             do { self = .digest(try Digest(text)) } catch { throw DistributionError(.digestInvalid, error.description) }
         } else {
-            do { self = .tag(try Tag(text)) } catch { throw DistributionError(.manifestInvalid, error.description, status: 400) }
+            // As Distribution, whose routes only match valid tags: an invalid one names no manifest
+            // (the conformance suite probes with ".INVALID_MANIFEST_NAME" and expects 404).
+            do { self = .tag(try Tag(text)) } catch { throw DistributionError(.manifestUnknown, error.description) }
         }
     }
 

@@ -11,7 +11,7 @@ Markers:
     @pytest.mark.berth_only(reason)  skip unless running against berth (features Distribution
                                      2.8.2 lacks: referrers API, OCI-Subject, ...)
 
-When a test fails, the tail of each of its registries' logs is printed in its report.
+When a test fails, the tail of each of its registries' logs is added to its report (make_registry's\nare printed at teardown).
 """
 import os
 import sys
@@ -43,6 +43,14 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+    if rep.when == "call" and rep.failed:
+        # Attach the log tail of every registry the test used (directly, or via an object's .reg).
+        seen = set()
+        for value in getattr(item, "funcargs", {}).values():
+            reg = value if isinstance(value, RegistryProcess) else getattr(value, "reg", None)
+            if isinstance(reg, RegistryProcess) and id(reg) not in seen:
+                seen.add(id(reg))
+                rep.sections.append((f"{reg.impl} log ({reg.url})", reg.log_tail(60)))
 
 
 def _failed(request) -> bool:
@@ -68,8 +76,6 @@ def registry(request, tmp_path, registry_impl):
     reg = RegistryProcess(tmp_path / "registry", registry_impl)
     reg.start()
     yield reg
-    if _failed(request):
-        print(f"\n{reg!r}\n{reg.log_tail(80)}")
     reg.close()
 
 

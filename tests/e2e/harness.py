@@ -14,7 +14,7 @@ Stable API (used by test_conformance.py, test_faults.py, test_skopeo.py, test_au
     reg.host                   # "127.0.0.1:PORT" (for image references)
     reg.ref("repo", "tag")     # "docker://127.0.0.1:PORT/repo:tag"
     reg.session()              # requests.Session: CA verification and basic auth preset
-    reg.root_dir, reg.config_path, reg.log_path, reg.ca_cert, reg.credentials, reg.pid
+    reg.root_dir, reg.config_path, reg.log_path, reg.ca_cert, reg.credentials, reg.pid, reg.impl
     reg.stop()                 # SIGTERM, wait; raises RuntimeError if it had to SIGKILL
     reg.kill9()                # SIGKILL, wait
     reg.restart()              # stop() + start() with the same root directory and port
@@ -140,6 +140,8 @@ class RegistryProcess:
     impl      "berth" or "distribution"; default from E2E_REGISTRY (default "berth")
     tls       False; True (generate a self-signed cert for 127.0.0.1/localhost); or (cert, key)
     htpasswd  None; a path to an existing bcrypt htpasswd file; or {user: password}
+    client_cert  None or (cert, key): presented by the readiness probe and session() (for a
+              server with http.tls.clientcas; put clientcas itself in extra_config)
     extra_config  dict deep-merged into the generated config (e.g. {"auth": {"token": ...}})
     env       extra environment variables (REGISTRY_* from the caller's env are dropped)
     """
@@ -147,7 +149,7 @@ class RegistryProcess:
     def __init__(self, workdir, impl: str | None = None, *, port: int | None = None, tls=False,
                  htpasswd=None, delete_enabled: bool = True, extra_config: Mapping | None = None,
                  env: Mapping[str, str] | None = None, ready_timeout: float = 30.0,
-                 realm: str = "berth-e2e"):
+                 realm: str = "berth-e2e", client_cert=None):
         self.impl = impl or registry_impl()
         if self.impl not in IMPLEMENTATIONS:
             raise ValueError(f"unknown registry implementation {self.impl!r}")
@@ -178,6 +180,7 @@ class RegistryProcess:
         elif htpasswd:
             self.htpasswd_path = Path(htpasswd).resolve()
         self.realm = realm
+        self.client_cert = tuple(str(Path(p).resolve()) for p in client_cert) if client_cert else None
         self.config = self._make_config(extra_config or {})
 
     # ----- addresses
@@ -211,6 +214,8 @@ class RegistryProcess:
             s.verify = str(self.ca_cert)
         if self.credentials:
             s.auth = self.credentials
+        if self.client_cert:
+            s.cert = self.client_cert
         return s
 
     # ----- config
@@ -265,6 +270,8 @@ class RegistryProcess:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+            if self.client_cert:
+                ctx.load_cert_chain(*self.client_cert)
             conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=2, context=ctx)
         else:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)

@@ -76,7 +76,7 @@ acl:
         procs.append(proc)
         wait_listening(proc, log, f"https://127.0.0.1:{port}/", certs / "ca.crt")
     trust = tmp / "trust"
-    trust.mkdir()
+    trust.mkdir(exist_ok=True)
     (trust / "ca.crt").write_bytes((certs / "ca.crt").read_bytes())
     src = tmp / "src"
     digest = busybox_layout(src)

@@ -16,10 +16,10 @@ def certs(tmp_path_factory):
     subprocess.run(["bash", str(REPO / "certs-example" / "make-certs.sh"), str(out)], check=True, capture_output=True)
     # skopeo's --*-cert-dir wants ca.crt, and client.cert/client.key for mutual TLS, as Docker's certs.d.
     trust = out / "trust"
-    trust.mkdir()
+    trust.mkdir(exist_ok=True)
     (trust / "ca.crt").write_bytes((out / "ca.crt").read_bytes())
     mutual = out / "mutual"
-    mutual.mkdir()
+    mutual.mkdir(exist_ok=True)
     (mutual / "ca.crt").write_bytes((out / "ca.crt").read_bytes())
     (mutual / "client.cert").write_bytes((out / "client.crt").read_bytes())
     (mutual / "client.key").write_bytes((out / "client.key").read_bytes())
