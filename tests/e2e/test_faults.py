@@ -342,6 +342,75 @@ def test_range_requests_on_blob_get(registry):
     assert full.status == 200 and full.body == data
 
 
+def read_response(f):
+    """(status, body) of one HTTP/1.1 response from a socket file, or None at EOF."""
+    line = f.readline()
+    if not line:
+        return None
+    status, length, chunked = int(line.split()[1]), 0, False
+    while (h := f.readline()) not in (b"\r\n", b"\n", b""):
+        k, _, v = h.decode().partition(":")
+        length = int(v) if k.strip().lower() == "content-length" else length
+        chunked = chunked or (k.strip().lower() == "transfer-encoding" and "chunked" in v.lower())
+    if chunked:
+        body = b""
+        while (size := int(f.readline().split(b";")[0], 16)):
+            body += f.read(size)
+            f.readline()
+        f.readline()
+        return status, body
+    return status, f.read(length)
+
+
+@pytest.mark.parametrize("kind", ["bad-name", "bad-digest", "unknown-upload", "out-of-order", "oversized-manifest"])
+def test_error_before_body_keeps_connection_in_sync(registry, kind):
+    """A request refused before its body is read must not desynchronise a keep-alive connection:
+    the body's bytes must never be parsed as the next request (close instead, or drain it)."""
+    body = b"GET /v2/ HTTP/1.1\r\nHost: smuggled\r\n\r\n" * 4000  # ~180 KB that parses as requests
+    target = {"bad-name": "PUT /v2/Bad/Name/manifests/x", "bad-digest": "POST /v2/faults/sync/blobs/uploads/?digest=sha256:zz",
+              "unknown-upload": f"PATCH /v2/faults/sync/blobs/uploads/{uuid.uuid4()}",
+              "oversized-manifest": "PUT /v2/faults/sync/manifests/x"}.get(kind)
+    extra = ""
+    if kind == "out-of-order":
+        target, extra = f"PATCH {start_upload(registry, 'faults/sync')}", f"Content-Range: 100-{99 + len(body)}\r\n"
+    if kind == "oversized-manifest":
+        body += b" " * (5 << 20)
+        extra = f"Content-Type: {OCI_MANIFEST}\r\n"
+    sock = socket.create_connection(("127.0.0.1", registry.port), timeout=20)
+    f = sock.makefile("rb")
+    try:
+        try:
+            sock.sendall(f"{target} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body +
+                         b"GET /v2/_catalog HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            pass  # the server may refuse the rest of a body it will not read, and close
+        first = read_response(f)
+        assert first is not None
+        if registry.impl == "berth":
+            assert 400 <= first[0] < 500, first
+        second = read_response(f)
+        if second is not None:  # kept alive: the next response must be the catalog, nothing smuggled
+            assert second[0] == 200 and b"repositories" in second[1], second
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # closing the connection is a valid way to refuse the rest
+    finally:
+        f.close()
+        sock.close()
+
+
+def test_blobs_are_scoped_to_their_repository(registry):
+    config = b'{"architecture":"amd64","os":"linux"}'
+    c, layer = push_blob(registry, "faults/iso-a", config), push_blob(registry, "faults/iso-a", b"layer one")
+    push_blob(registry, "faults/iso-c", b"layer one")
+    assert_error(raw(registry, "GET", f"/v2/faults/iso-b/blobs/{layer}"), 404, ("BLOB_UNKNOWN", "NAME_UNKNOWN"))
+    m = image_manifest(c, len(config), [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 9}])
+    assert_error(raw(registry, "PUT", "/v2/faults/iso-b/manifests/v1", m, {"Content-Type": OCI_MANIFEST}),
+                 400, "MANIFEST_BLOB_UNKNOWN")  # blobs of another repository are not referable
+    assert raw(registry, "DELETE", f"/v2/faults/iso-a/blobs/{layer}").status == 202
+    assert raw(registry, "HEAD", f"/v2/faults/iso-a/blobs/{layer}").status == 404
+    assert raw(registry, "GET", f"/v2/faults/iso-c/blobs/{layer}").body == b"layer one"
+
+
 # ------------------------------------------------------------------------------------ crash and restart
 
 def _stream(port, head: bytes, payload: bytes, sent: list, pace=0.005):
@@ -429,3 +498,81 @@ def test_upload_session_survives_graceful_restart(registry):
     got = raw(registry, "GET", f"/v2/faults/restart/blobs/{sha256_digest(data)}")
     assert got.status == 200 and got.body == data
     assert got.headers.get("docker-content-digest") == sha256_digest(data)
+
+
+def test_kill_9_during_tag_churn_leaves_consistent_metadata(registry):
+    """Tags move while the server is SIGKILLed: afterwards every tag resolves to a complete manifest
+    it was (being) pointed at, and every acknowledged manifest is still there."""
+    repo, layer = "faults/churn", os.urandom(100_000)
+    layer_digest = push_blob(registry, repo, layer)
+    attempts, acked, stop = {}, [], threading.Event()
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            try:
+                config = json.dumps({"architecture": "amd64", "os": "linux", "author": f"churn {i}"}).encode()
+                body = image_manifest(push_blob(registry, repo, config), len(config),
+                                      [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                                        "size": len(layer)}])
+                tag = f"t{i % 4}"
+                attempts.setdefault(tag, []).append(sha256_digest(body))
+                if raw(registry, "PUT", f"/v2/{repo}/manifests/{tag}", body, {"Content-Type": OCI_MANIFEST}).status == 201:
+                    acked.append((tag, sha256_digest(body)))
+            except (OSError, AssertionError, http.client.HTTPException):
+                return
+            i += 1
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(acked) >= 30, "the churn did not get going"
+    registry.kill9()
+    stop.set()
+    worker.join(timeout=30)
+    registry.start()
+    last_acked = {tag: digest for tag, digest in acked}
+    tags = json.loads(raw(registry, "GET", f"/v2/{repo}/tags/list").body)["tags"]
+    assert set(last_acked) <= set(tags)
+    for tag in tags:
+        r = raw(registry, "GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_MANIFEST})
+        assert r.status == 200 and sha256_digest(r.body) == r.headers.get("docker-content-digest"), (tag, r)
+        history = attempts[tag]
+        assert sha256_digest(r.body) in history[history.index(last_acked[tag]):], f"{tag} went back in time"
+        doc = json.loads(r.body)
+        for d in [doc["config"]] + doc["layers"]:
+            assert raw(registry, "HEAD", f"/v2/{repo}/blobs/{d['digest']}").status == 200, (tag, d)
+    for tag, digest in acked:
+        assert raw(registry, "HEAD", f"/v2/{repo}/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).status == 200
+
+
+def test_sigterm_during_streaming_upload_stops_promptly(registry):
+    """SIGTERM while a client streams slowly: the server exits within the harness's 15 s, and the
+    session comes back with what was acknowledged (or cleanly unknown)."""
+    data = os.urandom(64 << 20)
+    acked = 256 << 10
+    loc = patch_ok(registry, start_upload(registry, "faults/term"), data[:acked], 0)
+    sent = [0]
+    head = (f"PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Range: {acked}-{len(data) - 1}\r\nContent-Length: {len(data) - acked}\r\n\r\n").encode()
+    streamer = threading.Thread(target=_stream, args=(registry.port, head, data[acked:], sent, 0.05))
+    streamer.start()
+    while sent[0] < (2 << 20) and streamer.is_alive():
+        time.sleep(0.02)
+    started = time.monotonic()
+    registry.stop(timeout=15)  # raises if SIGTERM was ignored for 15 s
+    assert time.monotonic() - started < 15
+    streamer.join(timeout=30)
+    registry.start()
+    status = raw(registry, "GET", loc)
+    if status.status == 404:
+        assert_error(status, 404, ("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"))
+    else:
+        have = upload_range_end(registry, loc)
+        assert have in (acked, len(data)), have
+        if have < len(data):
+            loc = patch_ok(registry, loc, data[have:], have)
+        assert raw(registry, "PUT", with_query(loc, digest=sha256_digest(data)), b"", OCTET).status == 201
+        assert raw(registry, "GET", f"/v2/faults/term/blobs/{sha256_digest(data)}").body == data

@@ -161,9 +161,11 @@ def test_copy_in_and_out_keeps_every_blob_byte_for_byte(plain, image, tmp_path):
 
 def test_copy_by_digest_and_between_repositories(plain, image, tmp_path):
     push(plain, image, "skopeo/origin", "v1")
-    # registry -> registry by digest (skopeo mounts or re-uploads the blobs in the other repo)
-    run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, "--preserve-digests",
-               plain.ref("skopeo/origin", image.manifest_digest), plain.ref("skopeo/mirror", "v1"))
+    # registry -> registry by digest: skopeo mounts the layers it has seen in skopeo/origin
+    # (POST /v2/skopeo/mirror/blobs/uploads/?mount=...&from=skopeo/origin -> 201)
+    res = run_skopeo("--debug", "copy", PLAIN_SRC, PLAIN, "--preserve-digests",
+                     plain.ref("skopeo/origin", image.manifest_digest), plain.ref("skopeo/mirror", "v1"))
+    assert "Trying to mount" in res.stderr and "mount OK" in res.stderr, res.stderr[-3000:]
     raw = run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/mirror", "v1")).stdout
     assert raw.encode() == image.manifest
     s = plain.session()
@@ -213,6 +215,38 @@ def test_list_tags(plain, image):
 
     err = skopeo_fails("list-tags", "--tls-verify=false", f"docker://{plain.host}/skopeo/never-pushed")
     assert "404" in err or "name unknown" in err or "not found" in err
+
+
+def test_sync_a_repository_to_a_directory_and_back(plain, image, tmp_path):
+    """skopeo sync lists the tags and copies each image (docker -> dir -> docker)."""
+    tags = ["a", "b", "c"]
+    push(plain, image, "skopeo/sync-src", tags[0])
+    for tag in tags[1:]:
+        run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/sync-src", tags[0]),
+                   plain.ref("skopeo/sync-src", tag))
+    out = tmp_path / "sync"
+    out.mkdir()
+    run_skopeo("sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false", "--preserve-digests",
+               f"{plain.host}/skopeo/sync-src", out)
+    synced = sorted(p.name for p in out.rglob("*") if p.is_dir() and (p / "manifest.json").exists())
+    assert synced == [f"sync-src:{t}" for t in tags]
+    for tag in tags:
+        [d] = [p for p in out.rglob(f"sync-src:{tag}")]
+        manifest, blobs = dir_copy(d)
+        assert manifest == image.manifest
+        assert_same_blobs({k: v for k, v in image.blobs.items() if k != image.manifest_digest}, blobs)
+
+    # and back into another repository of the registry
+    run_skopeo("sync", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests",
+               next(out.rglob("sync-src:b")), f"{plain.host}/skopeo/sync-dst")
+    # the directory's name becomes repository:tag under the destination
+    listed = json.loads(run_skopeo("list-tags", "--tls-verify=false",
+                                   f"docker://{plain.host}/skopeo/sync-dst/sync-src").stdout)
+    assert listed["Tags"] == ["b"]
+    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/sync-dst/sync-src", "b")).stdout
+    assert raw.encode() == image.manifest
+    catalog = plain.session().get(f"{plain.url}/v2/_catalog").json()["repositories"]
+    assert {"skopeo/sync-src", "skopeo/sync-dst/sync-src"} <= set(catalog)
 
 
 def test_delete_removes_the_manifest_and_its_tags(plain, image):
@@ -414,6 +448,32 @@ def test_tls_refuses_clients_that_do_not_trust_the_ca(tls_registry, certs, image
     except requests.exceptions.ConnectionError:
         pass
     assert reg.session().get(f"{reg.url}/v2/").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def tls_htpasswd_registry(tmp_path_factory, registry_impl, certs):
+    reg = RegistryProcess(tmp_path_factory.mktemp(f"tls-htpasswd-{registry_impl}"), registry_impl,
+                          tls=(certs.server_cert, certs.server_key), htpasswd={USER: PASSWORD})
+    reg.ca_cert = certs.ca
+    yield _serve(reg)
+    reg.close()
+
+
+def test_tls_with_htpasswd_and_a_big_layer(tls_htpasswd_registry, certs, tmp_path):
+    """The production shape: HTTPS + Basic auth, with a 24 MiB incompressible layer."""
+    reg = tls_htpasswd_registry
+    big = make_busybox_oci_layout(tmp_path / "big", tag="big",
+                                  extra_layers=[{"data/random.bin": os.urandom(24 * 1024 * 1024)}])
+    creds = f"{USER}:{PASSWORD}"
+    run_skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust, "--dest-creds", creds, "--preserve-digests",
+               f"oci:{big.layout_dir}:big", reg.ref("skopeo/big", "1"))
+    err = skopeo_fails("inspect", "--raw", "--cert-dir", certs.trust, "--creds", f"{USER}:nope",
+                       reg.ref("skopeo/big", "1"))
+    assert "401" in err or "unauthorized" in err or "authentication required" in err, err
+    out = tmp_path / "out"
+    run_skopeo("copy", "--quiet", "--src-cert-dir", certs.trust, "--src-creds", creds, reg.ref("skopeo/big", "1"),
+               f"oci:{out}:big")
+    assert_same_blobs(big.blobs, layout_blobs_verified(out))
 
 
 # ----- htpasswd
