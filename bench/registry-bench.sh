@@ -4,7 +4,7 @@
 # manifest GET by tag (wrk: req/s and p99), 1,000 tag PUTs + tags/list, peak RSS; with the ratio
 # berth/distribution and the project's goals (manifest GET >= 10x, push >= 2.5x, pull >= 1.5x).
 #
-# Usage: bench/registry-bench.sh [--no-build] [--quick] [--json FILE] [registry_bench.py options]
+# Usage: bench/registry-bench.sh [--no-build] [--quick] [--stat median|best] [--json FILE] [...]
 #   --no-build   use the existing binary (BERTH_BIN, default .build/release/berth-registry)
 #   --quick      64 MiB blobs, 1 repetition, 3 s wrk runs (about a minute)
 # Needs curl, wrk and docker-registry (scripts/install-deps.sh installs them); takes ~3-4 minutes

@@ -19,7 +19,7 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     } else {
         server = http1
     }
-    var services: [any Service] = []
+    var services: [any Service] = [DrainWatchdog(timeout: configuration.drainTimeout, logger: logger)]
     if configuration.uploadPurging.enabled && !configuration.readOnly {
         services.append(UploadPurger(settings: configuration.uploadPurging, metadata: registry.metadata,
                                      uploads: registry.uploads, logger: logger))

@@ -9,7 +9,7 @@ import Logging
 /// - `storage.filesystem.rootdirectory` (/var/lib/registry), `storage.delete.enabled` (false)
 /// - `storage.maintenance.uploadpurging.{enabled (true), age (168h), interval (24h), dryrun (false)}`
 /// - `storage.maintenance.readonly.enabled` (false)
-/// - `http.addr` (:5000), `http.prefix` (/), `http.host` (none)
+/// - `http.addr` (:5000), `http.prefix` (/), `http.host` (none), `http.draintimeout` (10s)
 /// - `http.tls.{certificate, key, clientcas[], minimumtls (tls1.2)}`, `http.headers` (name: [values])
 /// - `auth.htpasswd.{realm, path}`, `auth.token.{realm, service, issuer, rootcertbundle, jwks}`
 /// Every key can be overridden by `REGISTRY_<PATH>` in the environment.
@@ -46,6 +46,8 @@ public struct RegistryConfiguration: Sendable {
     public var prefix = "/"
     public var externalHost: String?
     public var tls: TLS?
+    /// `http.draintimeout`: how long a graceful shutdown waits for running requests (default 10s).
+    public var drainTimeout: TimeInterval = 10
     public var headers: [(String, [String])] = []
     public var authentication: Authentication = .none
     /// Non-fatal remarks (unknown keys, ignored settings) to log at start-up.
@@ -136,6 +138,7 @@ public struct RegistryConfiguration: Sendable {
         } else {
             tree.problem("http.addr: expected host:port, got \"\(addr)\"")
         }
+        config.drainTimeout = tree.duration("http.draintimeout", default: 10)
         if let net = tree.string("http.net"), net != "tcp" {
             tree.problem("http.net: only tcp is supported, got \"\(net)\"")
         }

@@ -11,9 +11,9 @@ Markers:
     @pytest.mark.berth_only(reason)  skip unless running against berth (features Distribution
                                      2.8.2 lacks: referrers API, OCI-Subject, ...)
 
-When a test fails, the tail of each of its registries' logs is added to its report (make_registry's\nare printed at teardown).
+When a test fails, the tail of each of its registries' logs is added to its report (make_registry's
+are printed at teardown).
 """
-import os
 import sys
 from pathlib import Path
 

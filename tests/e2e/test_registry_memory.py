@@ -37,6 +37,7 @@ def test_one_gib_push_and_pull_keep_memory_flat(tmp_path):
         reply = conn.getresponse()
         reply.read()
         assert reply.status == 201
+        push_growth = peak_rss_mib(reg.proc.pid) - baseline
         conn.request("GET", f"/v2/memory/app/blobs/{digest}")
         reply = conn.getresponse()
         received = 0
@@ -45,7 +46,10 @@ def test_one_gib_push_and_pull_keep_memory_flat(tmp_path):
         conn.close()
         assert received == total
         growth = peak_rss_mib(reg.proc.pid) - baseline
-        print(f"peak RSS growth while streaming 1 GiB in and out: {growth:.1f} MiB")
-        assert growth < 48, f"peak RSS grew by {growth:.1f} MiB while streaming 1 GiB"
+        print(f"peak RSS growth: push of 1 GiB {push_growth:.1f} MiB, push and pull {growth:.1f} MiB")
+        # Uploads stream through one buffer at a time; downloads keep a bounded queue of buffers
+        # (NIO back-pressure) and malloc arenas per thread, which does not grow with the size.
+        assert push_growth < 16, f"peak RSS grew by {push_growth:.1f} MiB while pushing 1 GiB"
+        assert growth < 64, f"peak RSS grew by {growth:.1f} MiB while streaming 1 GiB in and out"
     finally:
         reg.stop()

@@ -48,8 +48,10 @@ def _logs_on_failure(request):
     yield
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
+        callspec = getattr(request.node, "callspec", None)
+        impl = callspec.params.get("registry_impl") if callspec else None
         for reg in _started:
-            if reg.impl == request.node.callspec.params.get("registry_impl"):
+            if reg.impl == impl and reg.is_running():
                 print(f"\n{reg!r}\n{reg.log_tail(60)}")
 
 
@@ -162,7 +164,8 @@ def test_copy_in_and_out_keeps_every_blob_byte_for_byte(plain, image, tmp_path):
 def test_copy_by_digest_and_between_repositories(plain, image, tmp_path):
     push(plain, image, "skopeo/origin", "v1")
     # registry -> registry by digest: skopeo mounts the layers it has seen in skopeo/origin
-    # (POST /v2/skopeo/mirror/blobs/uploads/?mount=...&from=skopeo/origin -> 201)
+    # (POST /v2/skopeo/mirror/blobs/uploads/?mount=...&from=skopeo/origin -> 201); it knows where
+    # they are from its blob-info cache (/var/lib/containers/cache for root), filled by the push above.
     res = run_skopeo("--debug", "copy", PLAIN_SRC, PLAIN, "--preserve-digests",
                      plain.ref("skopeo/origin", image.manifest_digest), plain.ref("skopeo/mirror", "v1"))
     assert "Trying to mount" in res.stderr and "mount OK" in res.stderr, res.stderr[-3000:]
