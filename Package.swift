@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "berth-registry", targets: ["berth-registry"]),
         .executable(name: "berth-auth", targets: ["berth-auth"]),
+        .executable(name: "berth", targets: ["berth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // Value types of the OCI specs; validation in initialisers, no I/O.
@@ -57,6 +60,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "TokenService", dependencies: [
             "OCI", "RegistryAuth",
@@ -80,6 +84,28 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Client side: registry protocol over AsyncHTTPClient (auth, push, pull, mount, chunked upload).
+        .target(name: "RegistryClient", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Local OCI image layout store (blobs/sha256, index.json), safe across processes.
+        .target(name: "ImageStore", dependencies: [
+            "RegistryClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "berth", dependencies: [
+            "RegistryClient", "ImageStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "RegistryClient"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryStorage"]),
         .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata"]),

@@ -18,7 +18,8 @@ TEST_PACKAGES=(
   docker-registry     # CNCF Distribution 2.8.2, peer for interop and benchmarks
   busybox-static      # test images are built from it (no internet)
   apache2-utils       # htpasswd for test fixtures
-  python3-pytest python3-requests python3-yaml
+  python3-pytest python3-requests python3-yaml python3-cryptography  # token service and certificates in client e2e tests
+  bc                  # bench/client-bench.sh arithmetic
   curl jq wrk
 )
 

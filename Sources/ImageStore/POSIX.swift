@@ -1,0 +1,120 @@
+import Foundation
+
+/// A failed system call, keeping the call's name, the path and `errno`.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public let call: String
+    public let path: String
+    public let errno: Int32
+
+    public init(_ call: String, _ path: String, errno: Int32 = Foundation.errno) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call)(\(path)): \(String(cString: strerror(errno)))"
+    }
+}
+
+/// Small EINTR-safe wrappers over the POSIX calls the store needs.
+public enum POSIX {
+    /// Opens a file, retrying on EINTR.
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
+        while true {
+            let fd = Foundation.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw SystemError("open", path) }
+        }
+    }
+
+    /// Writes all of `bytes` at the current position.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress?.advanced(by: done), bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("write", path)
+            }
+            done += n
+        }
+    }
+
+    /// Flushes a file to disk.
+    static func fsync(_ fd: Int32, path: String) throws {
+        if Foundation.fsync(fd) != 0 { throw SystemError("fsync", path) }
+    }
+
+    /// Flushes a directory, making a rename inside it durable.
+    static func fsyncDirectory(_ path: String) {
+        let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = Foundation.fsync(fd)
+        close(fd)
+    }
+
+    /// Renames atomically.
+    static func rename(_ from: String, _ to: String) throws {
+        if Foundation.rename(from, to) != 0 { throw SystemError("rename", "\(from) -> \(to)") }
+    }
+
+    /// Takes an advisory lock, blocking (or not) until granted.
+    static func flock(_ fd: Int32, _ operation: Int32, path: String) throws -> Bool {
+        while true {
+            if systemFlock(fd, operation) == 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK && operation & LOCK_NB != 0 { return false }
+            throw SystemError("flock", path)
+        }
+    }
+
+    /// The size of an open file.
+    static func size(_ fd: Int32, path: String) throws -> Int64 {
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw SystemError("fstat", path) }
+        return Int64(st.st_size)
+    }
+
+    /// Writes a whole small file atomically: temp file, fsync, rename, fsync directory.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = "\(dir)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
+            try fsync(fd, path: tmp)
+            close(fd)
+            try rename(tmp, path)
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        fsyncDirectory(dir)
+    }
+}
+
+/// An advisory lock on a file, held until `unlock` or deinit.
+public final class FileLock {
+    private let fd: Int32
+
+    /// Opens (creating) `path` and locks it; returns nil if `nonBlocking` and it is held.
+    public init?(path: String, exclusive: Bool, nonBlocking: Bool = false) throws {
+        fd = try POSIX.open(path, O_RDWR | O_CREAT, 0o644)
+        var op = exclusive ? LOCK_EX : LOCK_SH
+        if nonBlocking { op |= LOCK_NB }
+        do {
+            guard try POSIX.flock(fd, op, path: path) else { close(fd); return nil }
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+/// The C `flock(2)` function; Swift's Glibc overlay shadows it with `struct flock`.
+@_silgen_name("flock")
+private func systemFlock(_ fd: Int32, _ operation: Int32) -> Int32
