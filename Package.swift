@@ -100,12 +100,22 @@ let package = Package(
             "RegistryClient",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Layer unpacking into overlay snapshots (libarchive; whiteouts in overlay form, no escapes).
+        .target(name: "CLayerArchive", linkerSettings: [.linkedLibrary("archive")]),
+        // Namespace setup before the Swift runtime starts (a constructor, like runc's nsexec).
+        .target(name: "CContainerInit"),
+        // The container engine: snapshots, container records, cgroups, bridge networks, supervision.
+        .target(name: "ContainerEngine", dependencies: [
+            "ImageStore", "RegistryClient", "CLayerArchive", "CContainerInit", "CLinuxShim",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .executableTarget(name: "berth", dependencies: [
-            "RegistryClient", "ImageStore",
+            "RegistryClient", "ImageStore", "ContainerEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "RegistryClient"]),
+        .testTarget(name: "ContainerEngineTests", dependencies: ["ContainerEngine", "RegistryClient"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryStorage"]),
         .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata"]),

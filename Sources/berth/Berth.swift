@@ -5,7 +5,7 @@ import ArgumentParser
 struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
-        abstract: "Push, pull and copy container images; keep them in a local OCI store.",
+        abstract: "Push, pull and copy container images, keep them in a local OCI store, and run them.",
         version: "0.1.0",
         subcommands: [
             Login.self, Logout.self,
@@ -13,6 +13,8 @@ struct Berth: AsyncParsableCommand {
             Tag.self, Images.self, Rmi.self,
             Import.self, Save.self, Load.self,
             Tags.self, Inspect.self, Delete.self, Catalog.self,
+            Run.self, Ps.self, Stop.self, Kill.self, Rm.self, Logs.self, Exec.self, Network.self,
+            ContainerMonitor.self,
         ]
     )
 }

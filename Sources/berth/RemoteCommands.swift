@@ -68,10 +68,10 @@ struct Delete: AsyncParsableCommand {
 
 /// `berth inspect REF`: manifest (or index) and config as JSON.
 struct Inspect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show an image's manifest and config as JSON.")
+    static let configuration = CommandConfiguration(abstract: "Show a container's record, or an image's manifest and config, as JSON.")
 
-    @Argument(help: "Image reference.", transform: parseReference)
-    var reference: Reference
+    @Argument(help: "Container name or ID, or image reference.")
+    var target: String
 
     @Option(help: "Platform whose manifest to show for a multi-platform image (default: this machine).")
     var platform: String?
@@ -85,7 +85,12 @@ struct Inspect: AsyncParsableCommand {
         guard let wanted = platform.map({ Platform(parsing: $0) }) ?? Platform.current else {
             throw ValidationError("--platform must be os/arch[/variant]")
         }
-        let (reference, local) = (self.reference, self.local)
+        if let record = ContainerInspection.find(target) {
+            print(record)
+            return
+        }
+        let reference = try parseReference(target)
+        let local = self.local
         try await withContext(registry.security) { context in
             let source: any ContentSource = local
                 ? LocalSource(store: try context.store(), reference: reference)
