@@ -20,6 +20,8 @@ TEST_PACKAGES=(
   apache2-utils       # htpasswd for test fixtures
   python3-pytest python3-requests python3-yaml python3-cryptography  # token service and certificates in client e2e tests
   bc                  # bench/client-bench.sh arithmetic
+  iproute2 iptables   # berth run: bridge networks, veth pairs, NAT and published ports
+  runc hyperfine      # bench/engine-bench.sh: the peer runtime and the timer
   curl jq wrk
 )
 

@@ -14,6 +14,7 @@
  *                   then reads one byte: 'G' continues; anything else or EOF -> _exit(125)
  *                   silently.
  *     P<pid>\n      host pid of the container process, right after the fork.
+ *     R\n           the container process has executed its command (exec succeeded).
  *     X<code>\n     the container process ended: exit status, or 128+signal. The init
  *                   (now the "intermediate") then _exit(code).
  */
@@ -453,6 +454,9 @@ static noreturn void supervise(const struct ci_config *c, int sock) {
         len += (size_t)r;
     }
     close(errpipe[0]);
+    /* EOF without an errno: execve succeeded (the pipe is close-on-exec). */
+    if (len == 0)
+        send_line(sock, 'R', "");
 
     int status;
     while (waitpid(pid, &status, 0) < 0) {

@@ -21,3 +21,9 @@ int berth_open_pty(int *master, int *slave) {
     *slave = s;
     return 0;
 }
+
+#include <spawn.h>
+
+int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}

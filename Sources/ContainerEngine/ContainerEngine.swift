@@ -88,7 +88,7 @@ public struct ContainerEngine: Sendable {
 
     /// Whether the recorded container process still exists (and is the same process).
     public func isAlive(_ record: ContainerRecord) -> Bool {
-        guard let pid = record.pid, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let pid = record.pid, ProcessStat.isLive(pid) else { return false }
         return record.pidStartTime == nil || ProcessStat.startTime(of: pid) == record.pidStartTime
     }
 
@@ -96,7 +96,7 @@ public struct ContainerEngine: Sendable {
     public func reconcile() {
         guard let records = try? containers.all() else { return }
         for record in records where record.state == .running || record.state == .created {
-            let monitorAlive = record.monitorPid.map { kill($0, 0) == 0 } ?? false
+            let monitorAlive = record.monitorPid.map(ProcessStat.isLive) ?? false
             if monitorAlive { continue }
             if record.state == .running && isAlive(record) { continue }
             if record.state == .created && Date().timeIntervalSince(record.created) < 60 { continue }
@@ -196,6 +196,15 @@ struct Environment {
 
 /// Fields of `/proc/PID/stat`.
 enum ProcessStat {
+    /// Whether `pid` exists and has not terminated: a zombie still answers `kill(pid, 0)`
+    /// until its parent reaps it, which an orphan's new parent may take its time to do.
+    static func isLive(_ pid: pid_t) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return false }
+        let state = text[text.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+
     /// Start time in clock ticks since boot (field 22), to tell a pid from a reused one.
     static func startTime(of pid: pid_t) -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

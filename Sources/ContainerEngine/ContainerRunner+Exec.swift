@@ -29,7 +29,7 @@ extension ContainerRunner {
                     _ = initProcess.wait()
                     throw error
                 }
-            case .started:
+            case .started, .running:
                 continue
             case .exited(let code):
                 _ = initProcess.wait()

@@ -69,6 +69,9 @@ public struct ContainerRunner: Sendable {
                     _ = initProcess.wait()
                     return fail(error, code: 125)
                 }
+            case .running:
+                reported = true
+                started(.success(record))
             case .exited(let code):
                 exitCode = code
                 break loop
@@ -82,7 +85,6 @@ public struct ContainerRunner: Sendable {
             return fail(EngineError.initFailed(failure), code: status == 0 ? 125 : status)
         }
         let code = exitCode ?? status
-        if !reported, record.state == .running { started(.success(record)) }
         engine.finish(id, exitCode: code)
         return code
     }

@@ -1,3 +1,4 @@
+import CLinuxShim
 import CContainerInit
 import Foundation
 import ImageStore
@@ -27,6 +28,7 @@ final class InitProcess {
         posix_spawn_file_actions_adddup2(&actions, stdio.1, 1)
         posix_spawn_file_actions_adddup2(&actions, stdio.2, 2)
         posix_spawn_file_actions_adddup2(&actions, pair[1], 3)
+        berth_spawn_close_from(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -67,6 +69,7 @@ final class InitProcess {
     enum Message: Equatable {
         case namespaces(pid_t)
         case started(pid_t)
+        case running
         case exited(Int32)
         case failed(String)
     }
@@ -81,6 +84,7 @@ final class InitProcess {
                 switch tag {
                 case UInt8(ascii: "N"): if let pid = pid_t(text) { return .namespaces(pid) }
                 case UInt8(ascii: "P"): if let pid = pid_t(text) { return .started(pid) }
+                case UInt8(ascii: "R"): return .running
                 case UInt8(ascii: "X"): if let code = Int32(text) { return .exited(code) }
                 case UInt8(ascii: "E"): return .failed(text)
                 default: break

@@ -1,3 +1,4 @@
+import CLinuxShim
 import Foundation
 import ImageStore
 
@@ -20,6 +21,7 @@ public enum MonitorLauncher {
         defer { posix_spawn_file_actions_destroy(&actions) }
         for target in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, devNull, target) }
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 3)
+        berth_spawn_close_from(&actions, 4)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
