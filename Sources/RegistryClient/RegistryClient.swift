@@ -101,7 +101,8 @@ public final class RegistryClient: Sendable {
             if status == 401 {
                 await authenticator.invalidate(scopes: scopes, newChallenge: challenge)
                 if attempt == 1 && (replayable || body == nil) { continue }
-                if challenge?.error == "insufficient_scope" {
+                // Anonymous and refused: logging in is the way on, not a scope problem.
+                if challenge?.error == "insufficient_scope", await authenticator.hasCredentials {
                     throw ClientError.denied(host: host, scope: challenge?.scope ?? scopes.joined(separator: " "), detail: nil)
                 }
                 throw ClientError.unauthorized(host: host, hadCredentials: await authenticator.hasCredentials)

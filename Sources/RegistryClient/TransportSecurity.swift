@@ -6,7 +6,9 @@ import NIOSSL
 
 /// How to reach one registry host: scheme and TLS settings, chosen as Docker does.
 ///
-/// - `localhost`, `127.0.0.0/8` and `::1` use plain HTTP.
+/// - `localhost`, `127.0.0.0/8` and `::1` use plain HTTP, unless `certs.d/<host:port>/` exists:
+///   a CA put there for a loopback registry says it speaks TLS (a local TLS registry or token
+///   service would otherwise be unreachable without a guess).
 /// - Other hosts use HTTPS with the system trust store plus any `*.crt` in
 ///   `/etc/docker/certs.d/<host:port>/`, and `client.cert`/`client.key` there for mutual TLS.
 /// - `--insecure` allows plain HTTP for any host.
@@ -34,7 +36,13 @@ public struct TransportSecurity: Sendable {
 
     /// The URL scheme to use for a host.
     public func scheme(for host: String) -> String {
-        insecure || Self.isLoopback(host) ? "http" : "https"
+        if insecure { return "http" }
+        if Self.isLoopback(host) {
+            var isDirectory: ObjCBool = false
+            let configured = FileManager.default.fileExists(atPath: certsPath(for: host), isDirectory: &isDirectory)
+            return configured && isDirectory.boolValue ? "https" : "http"
+        }
+        return "https"
     }
 
     /// The folder Docker reads a host's certificates from.

@@ -184,6 +184,38 @@ def test_refresh_token_flow(stack):
     assert stolen.status_code == 401
 
 
+def test_berth_client_logs_in_through_berth_auth(stack, tmp_path):
+    """The berth client against berth-registry + berth-auth over TLS: login stores a refresh
+    token (never the password), push and pull work for the owner, another user is denied push."""
+    from client_support import BERTH as BERTH_CLIENT, Berth as BerthClient
+    if not Path(BERTH_CLIENT).exists():
+        pytest.skip("berth client not built")
+    certs_d = tmp_path / "certs.d"
+    for port in (stack["registry"], stack["auth"]):
+        (certs_d / f"127.0.0.1:{port}").mkdir(parents=True)
+        (certs_d / f"127.0.0.1:{port}" / "ca.crt").write_bytes((stack["certs"] / "ca.crt").read_bytes())
+    host = f"127.0.0.1:{stack['registry']}"
+    tls = ("--certs-dir", str(certs_d))
+    alice = BerthClient(tmp_path, "alice")
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    (rootfs / "hello").write_text("hello\n")
+    ref = f"{host}/alice/imported:1"
+    alice.run("import", str(rootfs), ref)
+    denied = alice.run("push", *tls, ref, check=False)
+    assert denied.returncode != 0 and "login" in denied.stderr
+    alice.run("login", *tls, host, "-u", "alice", "--password-stdin", input="alice-secret\n")
+    config = (alice.docker_config / "config.json").read_text()
+    assert "alice-secret" not in config and json.loads(config)["auths"][host].get("identitytoken")
+    alice.run("push", *tls, ref)
+    reader = BerthClient(tmp_path, "bob")
+    reader.run("login", *tls, host, "-u", "bob", "--password-stdin", input="bob-secret\n")
+    reader.run("pull", *tls, ref)
+    reader.run("tag", ref, f"{host}/alice/by-bob:1")
+    refused = reader.run("push", *tls, f"{host}/alice/by-bob:1", check=False)
+    assert refused.returncode != 0 and "denied" in refused.stderr and "alice/by-bob" in refused.stderr
+
+
 def test_bad_credentials_scopes_and_tokens_are_refused(stack):
     assert token(stack, "alice", "wrong").status_code == 401
     assert token(stack, "nobody", "whatever").status_code == 401
@@ -211,3 +243,4 @@ def test_repeated_failures_are_slowed_down_and_nothing_secret_is_logged(stack):
     logs = "".join((stack["tmp"] / f"{name}.log").read_text() for name in ("auth", "registry"))
     for secret in ("alice-secret", "bob-secret", "admin-secret", "guess-1", "eyJ"):
         assert secret not in logs
+
