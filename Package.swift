@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "berth-registry", targets: ["berth-registry"]),
         .executable(name: "berth-auth", targets: ["berth-auth"]),
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-init", targets: ["berth-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -104,13 +105,15 @@ let package = Package(
         .target(name: "CLayerArchive", linkerSettings: [.linkedLibrary("archive")]),
         // Namespace setup before the Swift runtime starts (a constructor, like runc's nsexec).
         .target(name: "CContainerInit"),
+        // The init as its own small C program, spawned by `berth` (found beside it) for speed.
+        .executableTarget(name: "berth-init", dependencies: ["CContainerInit"]),
         // The container engine: snapshots, container records, cgroups, bridge networks, supervision.
         .target(name: "ContainerEngine", dependencies: [
             "ImageStore", "RegistryClient", "CLayerArchive", "CContainerInit", "CLinuxShim",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "berth", dependencies: [
-            "RegistryClient", "ImageStore", "ContainerEngine",
+            "RegistryClient", "ImageStore", "ContainerEngine", "berth-init",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient"]),

@@ -43,11 +43,12 @@ final class InitProcess {
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("\(BERTH_INIT_FD_ENV)=3"), nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var child: pid_t = 0
-        let status = posix_spawn(&child, "/proc/self/exe", &actions, &attributes, argv, envp)
+        let program = InitProcess.program
+        let status = posix_spawn(&child, program, &actions, &attributes, argv, envp)
         close(pair[1])
         guard status == 0 else {
             close(pair[0])
-            throw SystemError("posix_spawn", "/proc/self/exe", errno: status)
+            throw SystemError("posix_spawn", program, errno: status)
         }
         pid = child
         socket = pair[0]
@@ -64,6 +65,19 @@ final class InitProcess {
     }
 
     deinit { close(socket) }
+
+    /// `berth-init` beside this executable (a small C program: starts in about a millisecond),
+    /// else this executable itself, whose linked-in constructor does the same work.
+    static let program: String = {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if length > 0 {
+            let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let helper = (own as NSString).deletingLastPathComponent + "/berth-init"
+            if access(helper, X_OK) == 0 { return helper }
+        }
+        return "/proc/self/exe"
+    }()
 
     /// One message from the init, or nil when it closed the socket.
     enum Message: Equatable {
