@@ -33,8 +33,8 @@ public struct ContainerStore: Sendable {
     }
 
     public func save(_ record: ContainerRecord) throws {
-        try POSIX.writeFileAtomically(paths.container(record.id) + "/container.json",
-                                      Array(try ContainerStore.encoder.encode(record)), mode: 0o600)
+        try ScratchFile.replace(paths.container(record.id) + "/container.json",
+                                with: Array(try ContainerStore.encoder.encode(record)))
     }
 
     /// Finds a container by name, full ID or unique ID prefix (as docker does).
