@@ -75,6 +75,10 @@ def test_output_and_exit_codes(berth, image):
     assert (out.returncode, out.stdout, out.stderr) == (3, "hello\n", "oops\n")
     missing = berth.run("run", "--rm", "--network", "none", image, "no-such-command", check=False)
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    piped = berth.run("run", "--rm", "-i", "--network", "none", image, "sh", "-c", "cat; echo end", input="from stdin\n")
+    assert piped.stdout == "from stdin\nend\n"
+    closed = berth.run("run", "--rm", "--network", "none", image, "cat", input="ignored\n")
+    assert closed.stdout == "", "without -i the container's stdin is /dev/null"
     engine_error = berth.run("run", "--rm", "--memory", "lots", image, "true", check=False)
     assert engine_error.returncode == 125 and "invalid size" in engine_error.stderr
     # PID 1 ignores signals it has no handler for, even from inside: a child shows 128+9.
