@@ -249,3 +249,32 @@ def test_malicious_layers_are_refused_and_write_nothing_outside(images, tmp_path
     assert list(outside.iterdir()) == []
     snapshots = runner.root / "snapshots"
     assert not [p for p in snapshots.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_interactive_terminal(berth, image):
+    """`-it`: the container gets a terminal (TERM set), reads what is typed, and its exit
+    status comes back through it."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berth.env())
+        os.execv(BERTH, ["berth", "run", "-it", "--rm", "--network", "none", image, "sh"])
+    output = b""
+
+    def read_for(seconds):
+        nonlocal output
+        end = time.time() + seconds
+        while time.time() < end:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    output += os.read(fd, 4096)
+                except OSError:
+                    return
+    read_for(1.5)
+    os.write(fd, b"test -t 0 && echo IS-A-TTY; echo TERM=$TERM; exit 7\n")
+    read_for(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 7
+    assert b"IS-A-TTY" in output and b"TERM=xterm" in output, output
