@@ -273,8 +273,8 @@ def test_interactive_terminal(berth, image):
                 except OSError:
                     return
     read_for(1.5)
-    os.write(fd, b"test -t 0 && echo IS-A-TTY; echo TERM=$TERM; exit 7\n")
+    os.write(fd, b"test -t 0 && echo IS-A-TTY-$((6*7)); echo TERM=$TERM; exit 7\n")
     read_for(3)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 7
-    assert b"IS-A-TTY" in output and b"TERM=xterm" in output, output
+    assert b"IS-A-TTY-42" in output and b"TERM=xterm" in output, output
