@@ -121,14 +121,20 @@ public struct NetworkManager: Sendable {
         // DNAT of 127.0.0.1 to a bridge address needs loopback-sourced packets routed out.
         HostCommand.writeSysctl("/proc/sys/net/ipv4/conf/\(network.bridge)/route_localnet", "1")
         let subnet = network.subnet.description
+        // The bridge's MASQUERADE rule is added last: when it is there, so are the others, and a
+        // container start costs one iptables run instead of seven.
+        let canary = ["-s", subnet, "!", "-o", network.bridge, "-j", "MASQUERADE"]
+        if try HostCommand.run([HostCommand.iptables, "-w", "-t", "nat", "-C", "POSTROUTING"] + canary, allowFailure: true) == 0 {
+            return
+        }
         _ = try? HostCommand.run([HostCommand.iptables, "-w", "-t", "nat", "-N", NetworkManager.chain], allowFailure: true)
         let local = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", NetworkManager.chain]
         try HostCommand.ensureRule(table: "nat", chain: "PREROUTING", local)
         try HostCommand.ensureRule(table: "nat", chain: "OUTPUT", local)
-        try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", ["-s", subnet, "!", "-o", network.bridge, "-j", "MASQUERADE"])
         try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", ["-s", "127.0.0.0/8", "-o", network.bridge, "-j", "MASQUERADE"])
         try HostCommand.ensureRule(table: "filter", chain: "FORWARD", ["-i", network.bridge, "-j", "ACCEPT"], insert: true)
         try HostCommand.ensureRule(table: "filter", chain: "FORWARD", ["-o", network.bridge, "-j", "ACCEPT"], insert: true)
+        try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", canary)
     }
 
     private func teardownBridge(_ network: BridgeNetwork) {
