@@ -5,7 +5,7 @@ import RegistryClient
 
 /// `berth import TARBALL|DIR REF`: a single-layer image from a root filesystem.
 struct Import: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create an image from a root filesystem (tarball or directory).")
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Create an image from a root filesystem (tarball or directory).")
 
     @Argument(help: "A tar archive (plain or gzip) or a directory holding the root filesystem.")
     var source: String
@@ -31,7 +31,7 @@ struct Import: AsyncParsableCommand {
 
 /// `berth save REF -o FILE`: an OCI layout archive of stored images.
 struct Save: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write stored images to an OCI layout tar archive.")
+    static let configuration = CommandConfiguration(commandName: "save", abstract: "Write stored images to an OCI layout tar archive.")
 
     @Argument(help: "Images to save.", transform: parseReference)
     var references: [Reference]
@@ -49,7 +49,7 @@ struct Save: AsyncParsableCommand {
 
 /// `berth load -i FILE`: reads an OCI layout archive or a `docker save` archive.
 struct Load: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Load images from an OCI layout or docker save archive.")
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Load images from an OCI layout or docker save archive.")
 
     @Option(name: [.short, .long], help: "Input file.")
     var input: String

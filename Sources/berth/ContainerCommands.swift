@@ -4,7 +4,7 @@ import Foundation
 
 /// `berth ps [-a]`: running containers (all with -a).
 struct Ps: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List containers.")
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
 
     @Flag(name: [.short, .long], help: "Show all containers (default: running ones).") var all = false
     @Flag(name: [.short, .long], help: "Print only IDs.") var quiet = false
@@ -54,7 +54,7 @@ func printTable(_ rows: [[String]]) {
 
 /// `berth stop [-t SECONDS] NAME...`: SIGTERM, then SIGKILL after the grace period.
 struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop running containers.")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop running containers.")
 
     @Option(name: [.customShort("t"), .customLong("time")], help: "Seconds to wait before killing.") var time: Double = 10
     @Argument(help: "Containers (name or ID).") var names: [String]
@@ -72,7 +72,7 @@ struct Stop: AsyncParsableCommand {
 
 /// `berth kill [-s SIGNAL] NAME...`.
 struct Kill: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send a signal to running containers.")
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal to running containers.")
 
     @Option(name: [.customShort("s"), .customLong("signal")], help: "Signal name or number.") var signal = "KILL"
     @Argument(help: "Containers (name or ID).") var names: [String]
@@ -91,7 +91,7 @@ struct Kill: AsyncParsableCommand {
 
 /// `berth rm [-f] NAME...`: removes containers and everything they added to the host.
 struct Rm: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove containers.")
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove containers.")
 
     @Flag(name: [.short, .long], help: "Kill a running container first.") var force = false
     @Argument(help: "Containers (name or ID).") var names: [String]
@@ -109,7 +109,7 @@ struct Rm: AsyncParsableCommand {
 
 /// `berth logs [-f] NAME`: output of a detached container.
 struct Logs: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a detached container's output.")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Show a detached container's output.")
 
     @Flag(name: [.short, .long], help: "Follow the output until the container exits.") var follow = false
     @Argument(help: "Container (name or ID).") var name: String
@@ -138,7 +138,7 @@ struct Logs: AsyncParsableCommand {
 
 /// `berth exec [-i] [-t] NAME CMD...`: runs a command in a running container.
 struct Exec: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a command in a running container.")
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Run a command in a running container.")
 
     @Flag(name: [.customShort("i"), .long], help: "Keep stdin open.") var interactive = false
     @Flag(name: [.customShort("t"), .long], help: "Allocate a pseudo-terminal.") var tty = false

@@ -5,7 +5,7 @@ import RegistryClient
 
 /// `berth tag SRC DST`: another name for a stored image.
 struct Tag: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Give a stored image another name.")
+    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Give a stored image another name.")
 
     @Argument(help: "Existing image in the local store.", transform: parseReference)
     var source: Reference
@@ -25,7 +25,7 @@ struct Tag: AsyncParsableCommand {
 
 /// `berth images`: what the local store holds.
 struct Images: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List images in the local store.")
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images in the local store.")
 
     @Flag(name: [.short, .long], help: "Print only digests.")
     var quiet = false
@@ -71,7 +71,7 @@ struct Images: AsyncParsableCommand {
 
 /// `berth rmi REF`: removes a name; blobs no other name uses are deleted.
 struct Rmi: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove an image from the local store.")
+    static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove an image from the local store.")
 
     @Argument(help: "Image reference.", transform: parseReference)
     var references: [Reference]

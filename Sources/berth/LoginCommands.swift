@@ -4,7 +4,7 @@ import RegistryClient
 
 /// `berth login HOST [-u USER] [--password-stdin]`: checks credentials, then stores them.
 struct Login: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log in to a registry (stores credentials in Docker's config.json).")
+    static let configuration = CommandConfiguration(commandName: "login", abstract: "Log in to a registry (stores credentials in Docker's config.json).")
 
     @Argument(help: "Registry host, e.g. registry.example.com:5000.")
     var host: String
@@ -53,7 +53,7 @@ struct Login: AsyncParsableCommand {
 
 /// `berth logout HOST`: forgets stored credentials.
 struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log out of a registry.")
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Log out of a registry.")
 
     @Argument(help: "Registry host.")
     var host: String

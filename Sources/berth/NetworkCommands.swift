@@ -6,10 +6,10 @@ import ImageStore
 /// `berth network create|ls|rm`: bridge networks (the default is `berth0`).
 struct Network: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage bridge networks.", subcommands: [Create.self, List.self, Remove.self])
+        commandName: "network", abstract: "Manage bridge networks.", subcommands: [Create.self, List.self, Remove.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a bridge network.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a bridge network.")
         @Option(help: "Subnet in CIDR form (default: a free 10.118.N.0/24).") var subnet: String?
         @Argument(help: "Network name.") var name: String
 

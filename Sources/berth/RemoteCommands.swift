@@ -4,7 +4,7 @@ import RegistryClient
 
 /// `berth tags REPO`: a repository's tags.
 struct Tags: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a repository's tags.")
+    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags.")
 
     @Argument(help: "Repository, e.g. localhost:5000/app.", transform: parseReference)
     var repository: Reference
@@ -21,7 +21,7 @@ struct Tags: AsyncParsableCommand {
 
 /// `berth catalog HOST`: the registry's repositories.
 struct Catalog: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a registry's repositories.")
+    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "List a registry's repositories.")
 
     @Argument(help: "Registry host.")
     var host: String
@@ -38,7 +38,7 @@ struct Catalog: AsyncParsableCommand {
 
 /// `berth delete REF`: deletes a manifest from the registry (a tag is resolved to its digest).
 struct Delete: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete an image's manifest from a registry.")
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an image's manifest from a registry.")
 
     @Argument(help: "Image reference.", transform: parseReference)
     var reference: Reference
@@ -68,7 +68,7 @@ struct Delete: AsyncParsableCommand {
 
 /// `berth inspect REF`: manifest (or index) and config as JSON.
 struct Inspect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a container's record, or an image's manifest and config, as JSON.")
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show a container's record, or an image's manifest and config, as JSON.")
 
     @Argument(help: "Container name or ID, or image reference.")
     var target: String

@@ -8,7 +8,7 @@ import RegistryClient
 /// Exit status: the container's; 125 for the engine's own errors, 126/127 when the command
 /// cannot be executed, 137 when killed (as docker).
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a command in a new container.")
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a command in a new container.")
 
     @Flag(help: "Remove the container when it exits.") var rm = false
     @Flag(name: [.customShort("d"), .long], help: "Run in the background and print the container ID.") var detach = false

@@ -5,7 +5,7 @@ import RegistryClient
 
 /// `berth pull REF`: registry to local store.
 struct Pull: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Pull an image into the local store.")
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image into the local store.")
 
     @Argument(help: "Image reference, e.g. localhost:5000/app:1.0.", transform: parseReference)
     var reference: Reference
@@ -33,7 +33,7 @@ struct Pull: AsyncParsableCommand {
 
 /// `berth push REF`: local store to registry.
 struct Push: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push an image from the local store.")
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image from the local store.")
 
     @Argument(help: "Image reference in the local store.", transform: parseReference)
     var reference: Reference
@@ -58,7 +58,7 @@ struct Push: AsyncParsableCommand {
 
 /// `berth copy SRC DST`: registry to registry, streamed, mounting when on the same registry.
 struct Copy: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy an image between registries without the local store.")
+    static let configuration = CommandConfiguration(commandName: "copy", abstract: "Copy an image between registries without the local store.")
 
     @Argument(help: "Source reference.", transform: parseReference)
     var source: Reference
