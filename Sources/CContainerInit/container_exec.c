@@ -125,19 +125,16 @@ static void set_credentials(const struct ci_config *c) {
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
     memset(data, 0, sizeof data);
+    /* Inheritable stays empty (CVE-2022-24769) and nothing is made ambient: as with docker,
+     * a non-root user keeps the bounding set but loses every capability at execve, so
+     * `-u 1000` cannot override file permissions or change its uid. */
     for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-        data[i].effective = data[i].permitted = data[i].inheritable = (uint32_t)(keep >> (32 * i));
+        data[i].effective = data[i].permitted = (uint32_t)(keep >> (32 * i));
     if (syscall(SYS_capset, &hdr, data) < 0)
         ci_fail("capset");
-
-    if (c->uid != 0) {
-        /* A non-root process loses its capabilities at execve unless they are ambient. */
-        for (int cap = 0; cap <= last; cap++)
-            if ((keep & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-                ci_fail("prctl(PR_CAP_AMBIENT_RAISE, %d)", cap);
-    } else if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         ci_fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)"); /* EINVAL: kernel before 4.3, none to clear */
-    }
+    (void)last;
 }
 
 /* ---------------------------------------------------------------- hygiene */

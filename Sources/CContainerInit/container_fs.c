@@ -264,7 +264,9 @@ static int overlay_fsconfig(const struct ci_config *c, const char *const *rel, c
     }
     if (syscall(SYS_fsconfig, fs, CI_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         fsconfig_fail(fs, "fsconfig(overlay, create)");
-    int mnt = (int)syscall(SYS_fsmount, fs, CI_FSMOUNT_CLOEXEC, 0);
+    /* nodev: device nodes shipped in an image's layers must not open host devices
+     * (the container's /dev is a separate tmpfs). 0x4 is MOUNT_ATTR_NODEV. */
+    int mnt = (int)syscall(SYS_fsmount, fs, CI_FSMOUNT_CLOEXEC, 0x4);
     if (mnt < 0)
         fsconfig_fail(fs, "fsmount(overlay)");
     if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, c->rootfs, CI_MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -325,7 +327,7 @@ static void mount_overlay(const struct ci_config *c) {
             p += sprintf(p, "%s%s", i ? ":" : "", rel[i]);
         if (c->upper)
             sprintf(p, ",upperdir=%s,workdir=%s", c->upper, c->work);
-        if (mount("overlay", c->rootfs, "overlay", 0, opts) < 0)
+        if (mount("overlay", c->rootfs, "overlay", MS_NODEV, opts) < 0)
             mount_errno = errno;
         free(opts);
         if (mount_errno == 0)

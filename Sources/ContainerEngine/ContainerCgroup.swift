@@ -11,7 +11,23 @@ public struct ContainerCgroup: Sendable {
     public let directories: [String]
     let unified: Bool
 
-    static let v1Controllers = ["memory", "pids", "cpu", "cpuacct"]
+    static let v1Controllers = ["memory", "pids", "cpu", "cpuacct", "devices"]
+
+    /// runc's default device rules: any node may be created (`m`), only these may be used.
+    /// Without them a container's root could open the host's disks through a node it makes.
+    static let allowedDevices = [
+        "c *:* m", "b *:* m",
+        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  // null zero full random urandom
+        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",             // tty console ptmx pts
+        "c 10:200 rwm",                                                    // tun
+    ]
+
+    /// Whether device access is confined by a cgroup (v1 `devices`); on v2 that takes a BPF
+    /// program, so there the engine withholds CAP_MKNOD instead and the root is mounted nodev.
+    /// Valid once `create` has run.
+    public var confinesDevices: Bool {
+        !unified && directories.contains { FileManager.default.fileExists(atPath: $0 + "/devices.deny") }
+    }
     static let period = 100_000
 
     /// The directories for container `id`; nothing is created yet.
@@ -35,6 +51,10 @@ public struct ContainerCgroup: Sendable {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
             if unified { try? write("+memory +pids +cpu", to: parent + "/cgroup.subtree_control") }
             if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw EngineError.cgroup("mkdir \(dir): \(String(cString: strerror(errno)))") }
+        }
+        if let dir = directory(with: "devices.deny") {
+            try write("a", to: dir + "/devices.deny")
+            for rule in ContainerCgroup.allowedDevices { try write(rule, to: dir + "/devices.allow") }
         }
         if let bytes = limits.memoryBytes { try setMemory(bytes) }
         if let pids = limits.pids { try set("pids.max", String(pids)) }

@@ -96,7 +96,9 @@ public struct ContainerEngine: Sendable {
     public func reconcile() {
         guard let records = try? containers.all() else { return }
         for record in records where record.state == .running || record.state == .created {
-            let monitorAlive = record.monitorPid.map(ProcessStat.isLive) ?? false
+            let monitorAlive = record.monitorPid.map {
+                ProcessStat.isLive($0) && (record.monitorStartTime == nil || ProcessStat.startTime(of: $0) == record.monitorStartTime)
+            } ?? false
             if monitorAlive { continue }
             if record.state == .running && isAlive(record) { continue }
             if record.state == .created && Date().timeIntervalSince(record.created) < 60 { continue }

@@ -67,6 +67,7 @@ public struct ContainerRecord: Codable, Sendable {
     public var pidStartTime: UInt64?
     /// Host pid of the supervising process (`berth run` or its monitor).
     public var monitorPid: Int32?
+    public var monitorStartTime: UInt64?
     public var startedAt: Date?
     public var finishedAt: Date?
     public var exitCode: Int32?

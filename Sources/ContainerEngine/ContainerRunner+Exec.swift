@@ -14,7 +14,9 @@ extension ContainerRunner {
         var environment = Environment(process.env)
         for entry in env { environment.set(entry) }
         process.env = environment.entries
-        let initProcess = try InitProcess(config: InitConfig.exec(pid: pid, process: process), stdio: stdio)
+        let capabilities = ContainerCgroup(id: record.id).confinesDevices ? nil : InitConfig.capabilitiesWithoutMknod
+        let initProcess = try InitProcess(config: InitConfig.exec(pid: pid, process: process, capabilities: capabilities),
+                                          stdio: stdio)
         spawned()
         let forwarding = SignalForwarder(to: initProcess.pid)
         defer { forwarding.cancel() }
@@ -44,8 +46,14 @@ extension ContainerRunner {
 }
 
 /// The command could not be run in the container; `status` is 125, 126 or 127 as docker's.
-public struct ExecFailure: Error, CustomStringConvertible {
+public struct ExecFailure: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let status: Int32
+
+    public init(message: String, status: Int32) {
+        self.message = message
+        self.status = status
+    }
+
     public var description: String { message }
 }

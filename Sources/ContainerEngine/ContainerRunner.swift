@@ -25,13 +25,18 @@ public struct ContainerRunner: Sendable {
         var record: ContainerRecord
         let cgroup = ContainerCgroup(id: id)
         do {
-            record = try engine.containers.update(id) { $0.monitorPid = getpid() }
+            record = try engine.containers.update(id) { record in
+                record.monitorPid = getpid()
+                record.monitorStartTime = ProcessStat.startTime(of: getpid())
+            }
             guard record.state == .created else { throw EngineError.illegalTransition(from: record.state, to: .running, container: id) }
             try cgroup.create(limits: record.limits)
             let files = try writeFiles(record, address: nil)
+            let capabilities = cgroup.confinesDevices ? nil : InitConfig.capabilitiesWithoutMknod
             initProcess = try InitProcess(config: InitConfig.run(record, rootfs: dir(id) + "/rootfs", upper: dir(id) + "/upper",
-                                                          work: dir(id) + "/work", files: files, netns: try netns(record)),
-                                   stdio: stdio)
+                                                                 work: dir(id) + "/work", files: files, netns: try netns(record),
+                                                                 capabilities: capabilities),
+                                          stdio: stdio)
         } catch {
             return fail(error, code: 125)
         }
@@ -46,8 +51,9 @@ public struct ContainerRunner: Sendable {
                     try cgroup.add(pid: pid)
                     if isBridge(record.network.mode) {
                         let attachment = try engine.networks.attach(container: id, pid: pid, network: record.network.mode,
-                                                                    ports: record.network.ports)
-                        record = try engine.containers.update(id) { $0.network = attachment }
+                                                                    ports: record.network.ports) { attachment in
+                            record = try engine.containers.update(id) { $0.network = attachment }
+                        }
                         _ = try writeFiles(record, address: attachment.address)
                     }
                     try initProcess.proceed()

@@ -64,9 +64,11 @@ public struct ContainerStore: Sendable {
                 throw EngineError.nameInUse(record.name, id: holder.id)
             }
             let dir = paths.container(record.id)
-            for sub in ["", "/upper", "/work", "/rootfs"] {
+            // The container's directory keeps other host users out; `upper` becomes the mode of
+            // the container's `/`, which must be 0755 for its non-root users.
+            for (sub, mode) in [("", 0o700), ("/upper", 0o755), ("/work", 0o700), ("/rootfs", 0o755)] {
                 try FileManager.default.createDirectory(atPath: dir + sub, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                                                        attributes: [.posixPermissions: mode])
             }
             try save(record)
         }

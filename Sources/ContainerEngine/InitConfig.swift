@@ -2,14 +2,26 @@
 /// empty one. Keys are documented at the top of `Sources/CContainerInit/container_init.c`.
 struct InitConfig {
     private(set) var entries: [(String, String)] = []
+    /// A value that would split into two entries: refused by `encoded()`.
+    private var smuggled: String?
 
-    mutating func set(_ key: String, _ value: String) { entries.append((key, value)) }
-
-    mutating func set(_ key: String, _ values: [String]) {
-        for value in values { entries.append((key, value)) }
+    mutating func set(_ key: String, _ value: String) {
+        // A NUL ends an entry: an image's Env or Cmd must not be able to add `mount=/:/host`.
+        if key.utf8.contains(0) || value.utf8.contains(0) { smuggled = smuggled ?? key }
+        entries.append((key, value))
     }
 
-    /// The wire form.
+    mutating func set(_ key: String, _ values: [String]) {
+        for value in values { set(key, value) }
+    }
+
+    /// The wire form; throws when a value holds a NUL byte.
+    func encoded() throws -> [UInt8] {
+        if let smuggled { throw EngineError.invalidOption("\(smuggled): a value holds a NUL byte") }
+        return bytes
+    }
+
+    /// The wire form, unchecked (tests).
     var bytes: [UInt8] {
         var out: [UInt8] = []
         for (key, value) in entries {
@@ -20,7 +32,7 @@ struct InitConfig {
 
     /// `mode=run`: start a container from its record.
     static func run(_ record: ContainerRecord, rootfs: String, upper: String, work: String,
-                    files: [(String, String)], netns: String) -> InitConfig {
+                    files: [(String, String)], netns: String, capabilities: [Int]? = nil) -> InitConfig {
         var config = InitConfig()
         config.set("mode", "run")
         config.set("rootfs", rootfs)
@@ -35,15 +47,21 @@ struct InitConfig {
         }
         for (source, destination) in files { config.set("file", "\(source):\(destination)") }
         config.set("net", netns)
+        if let capabilities { config.set("cap", capabilities.map(String.init)) }
         return config
     }
 
+    /// runc's default capabilities without CAP_MKNOD (27), for hosts where no devices cgroup
+    /// confines what a created node may open.
+    static let capabilitiesWithoutMknod: [Int] = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31]
+
     /// `mode=exec`: another process in a running container's namespaces.
-    static func exec(pid: Int32, process: ContainerRecord.Process) -> InitConfig {
+    static func exec(pid: Int32, process: ContainerRecord.Process, capabilities: [Int]? = nil) -> InitConfig {
         var config = InitConfig()
         config.set("mode", "exec")
         config.set("pid", String(pid))
         config.addProcess(process)
+        if let capabilities { config.set("cap", capabilities.map(String.init)) }
         return config
     }
 

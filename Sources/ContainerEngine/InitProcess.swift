@@ -16,6 +16,7 @@ final class InitProcess {
     /// Spawns the init with `stdio` as its descriptors 0, 1 and 2 and sends `config`.
     init(config: InitConfig, stdio: (Int32, Int32, Int32)) throws {
         _ = berth_container_init_linked()
+        let bytes = try config.encoded()
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair", "init")
@@ -52,15 +53,22 @@ final class InitProcess {
         }
         pid = child
         socket = pair[0]
-        let bytes = config.bytes
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = send(socket, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw SystemError("send", "init config") }
-                offset += n
+        do {
+            try bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = send(socket, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw SystemError("send", "init config") }
+                    offset += n
+                }
             }
+        } catch {
+            kill(child, SIGKILL)  // and reap it: no zombie for a failed start
+            var status: Int32 = 0
+            _ = waitpid(child, &status, 0)
+            close(socket)
+            throw error
         }
     }
 

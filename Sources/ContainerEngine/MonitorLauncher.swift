@@ -9,8 +9,8 @@ public enum MonitorLauncher {
     public static let statusEnv = "BERTH_MONITOR_STATUS_FD"
 
     /// Spawns the monitor for `id` and waits for its report: nil when the container runs,
-    /// else the reason it could not start.
-    public static func launch(id: String) throws -> String? {
+    /// else why it could not start, with the status `run` exits with (125, 126 or 127).
+    public static func launch(id: String) throws -> ExecFailure? {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw SystemError("pipe", "monitor") }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -46,7 +46,13 @@ public enum MonitorLauncher {
         }
         let text = String(decoding: report, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text == "ok" { return nil }
-        return text.isEmpty ? "the container monitor exited before the container started" : text
+        guard !text.isEmpty else {
+            return ExecFailure(message: "the container monitor exited before the container started", status: 125)
+        }
+        // "<status> <message>"
+        let parts = text.split(separator: " ", maxSplits: 1)
+        if parts.count == 2, let status = Int32(parts[0]) { return ExecFailure(message: String(parts[1]), status: status) }
+        return ExecFailure(message: text, status: 125)
     }
 
     /// glibc's POSIX_SPAWN_SETSID (spawn.h, since 2.26), which the Glibc module does not export:

@@ -56,7 +56,10 @@ public struct NetworkManager: Sendable {
     // MARK: containers
 
     /// Leases an address, sets up the bridge if needed, and wires the namespace of `pid` to it.
-    public func attach(container id: String, pid: Int32, network name: String, ports: [PortMapping]) throws -> ContainerRecord.Attachment {
+    /// `persist` records the attachment before anything is added to the host, so that a
+    /// supervisor dying half-way leaves a record from which `detach` removes it all.
+    public func attach(container id: String, pid: Int32, network name: String, ports: [PortMapping],
+                       persist: (ContainerRecord.Attachment) throws -> Void) throws -> ContainerRecord.Attachment {
         let (network, address) = try locked { () throws -> (BridgeNetwork, IPv4Address) in
             var network = try loadUnlocked(name)
             let address = try network.lease(to: id)
@@ -64,7 +67,10 @@ public struct NetworkManager: Sendable {
             return (network, address)
         }
         let host = NetworkManager.hostInterface(for: id)
+        let attachment = ContainerRecord.Attachment(mode: name, address: address.description, gateway: network.gateway.description,
+                                                    prefixLength: network.subnet.prefixLength, hostInterface: host, ports: ports)
         do {
+            try persist(attachment)
             try ensureBridge(network)
             try HostCommand.run([HostCommand.ip, "-batch", "-"], input: """
                 link add \(host) type veth peer name c\(host)
@@ -81,11 +87,10 @@ public struct NetworkManager: Sendable {
                 """)
             for port in ports { try HostCommand.run(dnat(port, to: address, add: true)) }
         } catch {
-            detach(container: id, attachment: .init(mode: name, address: address.description, hostInterface: host, ports: ports))
+            detach(container: id, attachment: attachment)
             throw error
         }
-        return .init(mode: name, address: address.description, gateway: network.gateway.description,
-                     prefixLength: network.subnet.prefixLength, hostInterface: host, ports: ports)
+        return attachment
     }
 
     /// Undoes `attach`; safe to repeat (crash recovery runs it again).
@@ -110,21 +115,25 @@ public struct NetworkManager: Sendable {
     private func ensureBridge(_ network: BridgeNetwork) throws {
         let ip = HostCommand.ip
         if !FileManager.default.fileExists(atPath: "/sys/class/net/\(network.bridge)") {
-            try HostCommand.run([ip, "-batch", "-"], input: """
+            // -force: another `berth run` may be creating the same bridge right now ("File exists").
+            _ = try HostCommand.run([ip, "-force", "-batch", "-"], input: """
                 link add \(network.bridge) type bridge
                 addr add \(network.gateway)/\(network.subnet.prefixLength) dev \(network.bridge)
                 link set \(network.bridge) up
 
-                """)
+                """, allowFailure: true)
+            guard FileManager.default.fileExists(atPath: "/sys/class/net/\(network.bridge)") else {
+                throw EngineError.commandFailed("ip link add \(network.bridge) type bridge", status: 1, output: "the bridge was not created")
+            }
         }
         HostCommand.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
         // DNAT of 127.0.0.1 to a bridge address needs loopback-sourced packets routed out.
         HostCommand.writeSysctl("/proc/sys/net/ipv4/conf/\(network.bridge)/route_localnet", "1")
         let subnet = network.subnet.description
-        // The bridge's MASQUERADE rule is added last: when it is there, so are the others, and a
-        // container start costs one iptables run instead of seven.
-        let canary = ["-s", subnet, "!", "-o", network.bridge, "-j", "MASQUERADE"]
-        if try HostCommand.run([HostCommand.iptables, "-w", "-t", "nat", "-C", "POSTROUTING"] + canary, allowFailure: true) == 0 {
+        // The loopback guard is added last: when it is there, so are the others, and a container
+        // start costs one iptables run instead of eight.
+        let canary = NetworkManager.localnetGuard(network)
+        if try HostCommand.run([HostCommand.iptables, "-w", "-t", "raw", "-C", "PREROUTING"] + canary, allowFailure: true) == 0 {
             return
         }
         _ = try? HostCommand.run([HostCommand.iptables, "-w", "-t", "nat", "-N", NetworkManager.chain], allowFailure: true)
@@ -134,13 +143,17 @@ public struct NetworkManager: Sendable {
         try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", ["-s", "127.0.0.0/8", "-o", network.bridge, "-j", "MASQUERADE"])
         try HostCommand.ensureRule(table: "filter", chain: "FORWARD", ["-i", network.bridge, "-j", "ACCEPT"], insert: true)
         try HostCommand.ensureRule(table: "filter", chain: "FORWARD", ["-o", network.bridge, "-j", "ACCEPT"], insert: true)
-        try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", canary)
+        try HostCommand.ensureRule(table: "nat", chain: "POSTROUTING", ["-s", subnet, "!", "-o", network.bridge, "-j", "MASQUERADE"])
+        // route_localnet would otherwise let a container reach the host's 127.0.0.1-only services
+        // by sending to 127.0.0.0/8 through its gateway (CVE-2020-8558); docker drops these too.
+        try HostCommand.ensureRule(table: "raw", chain: "PREROUTING", canary, insert: true)
     }
 
     private func teardownBridge(_ network: BridgeNetwork) {
         let subnet = network.subnet.description
         HostCommand.deleteRule(table: "nat", chain: "POSTROUTING", ["-s", subnet, "!", "-o", network.bridge, "-j", "MASQUERADE"])
         HostCommand.deleteRule(table: "nat", chain: "POSTROUTING", ["-s", "127.0.0.0/8", "-o", network.bridge, "-j", "MASQUERADE"])
+        HostCommand.deleteRule(table: "raw", chain: "PREROUTING", NetworkManager.localnetGuard(network))
         HostCommand.deleteRule(table: "filter", chain: "FORWARD", ["-i", network.bridge, "-j", "ACCEPT"])
         HostCommand.deleteRule(table: "filter", chain: "FORWARD", ["-o", network.bridge, "-j", "ACCEPT"])
         _ = try? HostCommand.run([HostCommand.ip, "link", "del", network.bridge], allowFailure: true)
@@ -193,10 +206,16 @@ public struct NetworkManager: Sendable {
         throw EngineError.invalidOption("no free subnet in 10.118.0.0/16: pass --subnet")
     }
 
-    /// Interface names are limited to 15 bytes: a prefix and part of a hash or ID.
+    /// Packets from the bridge to loopback addresses are dropped before routing.
+    static func localnetGuard(_ network: BridgeNetwork) -> [String] {
+        ["-i", network.bridge, "-d", "127.0.0.0/8", "-j", "DROP"]
+    }
+
+    /// Interface names are limited to 15 bytes: a prefix of berth's own and part of a hash, so
+    /// a network called `br0` or `docker0` never adopts (and `network rm` never deletes) a host
+    /// interface of that name.
     static func bridgeName(for network: String) -> String {
-        network.count <= 15 && network.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
-            ? network : "br-" + String(ContainerStore.hexHash(network).prefix(12))
+        "bt-" + String(ContainerStore.hexHash(network).prefix(12))
     }
 
     static func hostInterface(for container: String) -> String { "vb" + String(container.prefix(10)) }

@@ -47,6 +47,11 @@ struct UserResolver {
         for dir in lowerDirs {
             var info = stat()
             let full = dir + "/" + path
+            // `etc` must be a real directory of the layer: a symlink (`etc -> /etc`) would make
+            // the host's own files answer for the image.
+            var parent = stat()
+            let parentPath = (full as NSString).deletingLastPathComponent
+            if lstat(parentPath, &parent) == 0 && parent.st_mode & S_IFMT != S_IFDIR { return [] }
             guard lstat(full, &info) == 0 else { continue }
             guard info.st_mode & S_IFMT == S_IFREG, info.st_size < 4 << 20,
                   let text = try? String(contentsOfFile: full, encoding: .utf8) else { return [] }

@@ -122,15 +122,19 @@ struct Logs: AsyncParsableCommand {
             guard fd >= 0 else { return }
             defer { close(fd) }
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            var finished = false
             while true {
                 let n = read(fd, &buffer, buffer.count)
                 if n > 0 {
                     FileHandle.standardOutput.write(Data(buffer[..<n]))
                     continue
                 }
-                guard follow, let latest = try? engine.containers.load(id: record.id), latest.state == .running,
-                      engine.isAlive(latest) else { break }
-                usleep(100_000)
+                guard follow, !finished else { break }
+                if let latest = try? engine.containers.load(id: record.id), latest.state == .running, engine.isAlive(latest) {
+                    usleep(100_000)
+                } else {
+                    finished = true  // one more read: what it wrote just before it exited
+                }
             }
         }
     }
@@ -149,7 +153,7 @@ struct Exec: AsyncParsableCommand {
     func run() async throws {
         guard !command.isEmpty else { throw ValidationError("exec needs a command") }
         let (interactive, tty, env, name, command) = (self.interactive, self.tty, self.env.map(Run.expand), self.name, self.command)
-        let code = try await withEngineContext { _, engine in
+        let code = try await withEngineContext(failureStatus: 125) { _, engine in
             let record = try engine.containers.find(name)
             let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
             defer { close(devNull) }

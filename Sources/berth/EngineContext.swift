@@ -5,9 +5,11 @@ import ImageStore
 import RegistryClient
 
 /// Runs an engine command: opens the store and the engine, reconciles containers whose
-/// supervisor died, and reports errors as docker does (exit 125 for the engine's own).
+/// supervisor died, and reports errors as docker does: `run` and `exec` exit 125 for the
+/// engine's own errors (`failureStatus`), other commands 1.
 func withEngineContext<T: Sendable>(
     _ security: TransportSecurity = TransportSecurity(),
+    failureStatus: Int32 = 1,
     _ body: @Sendable (EngineCommandContext, ContainerEngine) async throws -> T
 ) async throws -> T {
     do {
@@ -21,7 +23,7 @@ func withEngineContext<T: Sendable>(
         throw ExitCode(error.status)
     } catch {
         Terminal.error("\(error)")
-        throw ExitCode(125)
+        throw ExitCode(failureStatus)
     }
 }
 

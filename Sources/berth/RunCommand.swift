@@ -43,13 +43,11 @@ struct Run: AsyncParsableCommand {
             Terminal.error("\(error)")
             throw ExitCode(125)
         }
-        let code = try await withEngineContext(registry.security) { context, engine in
+        let code = try await withEngineContext(registry.security, failureStatus: 125) { context, engine in
             let descriptor = try await context.localImage(reference, pullingWith: engine.store)
             let record = try engine.create(spec, image: descriptor)
             if spec.detached {
-                if let failure = try MonitorLauncher.launch(id: record.id) {
-                    throw EngineError.initFailed(failure)
-                }
+                if let failure = try MonitorLauncher.launch(id: record.id) { throw failure }
                 print(record.id)
                 return Int32(0)
             }
@@ -131,12 +129,15 @@ struct ContainerMonitor: ParsableCommand {
             MonitorLauncher.report("cannot open the container's log")
             throw ExitCode(125)
         }
+        var failure: String?
         let code = ContainerRunner(engine: engine).run(id, stdio: (devNull, log, log)) { result in
             switch result {
             case .success: MonitorLauncher.report("ok")
-            case .failure(let error): MonitorLauncher.report("\(error)")
+            case .failure(let error): failure = "\(error)"
             }
         }
+        // A failed start is reported with the status it ended with (126/127 for exec failures).
+        if let failure { MonitorLauncher.report("\(code) \(failure)") }
         throw ExitCode(code)
     }
 }

@@ -92,3 +92,14 @@ import RegistryClient
         #expect(config.bytes == Array("mode=run\0arg=sh\0arg=-c\0\0".utf8))
     }
 }
+
+@Suite struct InitConfigSafetyTests {
+    @Test func aNulByteCannotAddAnEntry() {
+        var config = InitConfig()
+        config.set("env", ["A=1\0mount=/:/host:rw"])
+        #expect(throws: EngineError.self) { try config.encoded() }
+        var single = InitConfig()
+        single.set("arg", "sh\0cap=21")
+        #expect(throws: EngineError.self) { try single.encoded() }
+    }
+}

@@ -278,3 +278,24 @@ def test_interactive_terminal(berth, image):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 7
     assert b"IS-A-TTY-42" in output and b"TERM=xterm" in output, output
+
+
+def test_hardening_nul_injection_capabilities_and_devices(berth, image, tmp_path):
+    # A NUL in a value would end the init's config entry and start a new one (`mount=/:/host`).
+    env_file = tmp_path / "evil.env"
+    env_file.write_bytes(b"A=1\x00mount=/:/host:rw\n")
+    smuggled = berth.run("run", "--rm", "--network", "none", "--env-file", str(env_file), image,
+                         "sh", "-c", "ls /host", check=False)
+    assert smuggled.returncode == 125 and "NUL" in smuggled.stderr, smuggled
+    # A non-root user keeps no capabilities (docker's behaviour), root keeps runc's default set.
+    caps = berth.run("run", "--rm", "--network", "none", "-u", "65534", image, "sh", "-c",
+                     "grep -E '^Cap(Eff|Inh|Amb)' /proc/self/status").stdout.split()
+    assert caps == ["CapInh:", "0000000000000000", "CapEff:", "0000000000000000", "CapAmb:", "0000000000000000"]
+    root_caps = berth.run("run", "--rm", "--network", "none", image, "sh", "-c", "grep CapEff /proc/self/status").stdout
+    assert root_caps.split()[1] not in ("0000000000000000", "000001ffffffffff")
+    # A block device node made (or shipped) in the container cannot reach the host's disks.
+    disk = berth.run("run", "--rm", "--network", "none", image, "sh", "-c",
+                     "mknod /dev/hostdisk b 8 0 2>/dev/null; mknod /tmp/hostdisk b 8 0 2>/dev/null; "
+                     "head -c 1 /dev/hostdisk >/dev/null 2>&1 && echo dev-open; "
+                     "head -c 1 /tmp/hostdisk >/dev/null 2>&1 && echo root-open; echo checked")
+    assert disk.stdout.split() == ["checked"], disk
