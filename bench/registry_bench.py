@@ -69,6 +69,7 @@ class Server:
                     f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: berth-bench-secret\n")
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.proc = None
+        self.ready_status = 200  # what GET /v2/ answers once serving (401 with auth enabled)
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
@@ -80,12 +81,12 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited during start-up:\n{open(self.log_path).read()[-3000:]}")
             try:
-                if self.request("GET", "/v2/")[0] == 200:
+                if self.request("GET", "/v2/")[0] == self.ready_status:
                     return self
             except OSError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not answer GET /v2/ within 60 s")
+        raise RuntimeError(f"{self.name} did not answer GET /v2/ with {self.ready_status} within 60 s")
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

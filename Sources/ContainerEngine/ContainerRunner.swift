@@ -126,7 +126,7 @@ public struct ContainerRunner: Sendable {
             : hostResolv
         let files = [("hosts", hosts), ("hostname", record.hostname + "\n"), ("resolv.conf", resolv)]
         for (name, content) in files {
-            try ScratchFile.replace(base + "/" + name, with: Array(content.utf8), mode: 0o644)
+            try POSIX.writeFileAtomically(base + "/" + name, Array(content.utf8), durable: false)
         }
         return files.map { (base + "/" + $0.0, "/etc/" + $0.0) }
     }

@@ -33,8 +33,9 @@ public struct ContainerStore: Sendable {
     }
 
     public func save(_ record: ContainerRecord) throws {
-        try ScratchFile.replace(paths.container(record.id) + "/container.json",
-                                with: Array(try ContainerStore.encoder.encode(record)))
+        // Not flushed: a record can be rebuilt (reconcile), and a start writes it several times.
+        try POSIX.writeFileAtomically(paths.container(record.id) + "/container.json",
+                                      Array(try ContainerStore.encoder.encode(record)), mode: 0o600, durable: false)
     }
 
     /// Finds a container by name, full ID or unique ID prefix (as docker does).

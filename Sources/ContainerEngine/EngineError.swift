@@ -15,7 +15,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case networkExists(String)
     case subnetExhausted(String)
     case initFailed(String)
-    case commandFailed(String, status: Int32, output: String)
+    case networkSetup(String)
     case cgroup(String)
 
     public var description: String {
@@ -33,7 +33,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case .networkExists(let name): "network \(name) already exists"
         case .subnetExhausted(let name): "no free address left in network \(name)"
         case .initFailed(let message): message
-        case .commandFailed(let command, let status, let output): "\(command) failed (exit \(status)): \(output)"
+        case .networkSetup(let message): "network: \(message)"
         case .cgroup(let message): "cgroup: \(message)"
         }
     }

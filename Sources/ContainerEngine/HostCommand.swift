@@ -1,7 +1,8 @@
 import Foundation
+import ImageStore
 
-/// Runs the host tools the network setup uses (`ip`, `iptables`, `nsenter`), with their
-/// stderr in the error when they fail.
+/// The host tools the network setup uses (`ip`, `iptables`, `nsenter`), run through
+/// `Subprocess` (their stderr is in the error when they fail).
 enum HostCommand {
     static let ip = "/usr/sbin/ip"
     static let iptables = "/usr/sbin/iptables"
@@ -9,26 +10,7 @@ enum HostCommand {
 
     @discardableResult
     static func run(_ arguments: [String], input: String? = nil, allowFailure: Bool = false) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if process.terminationStatus != 0 && !allowFailure {
-            throw EngineError.commandFailed(arguments.prefix(4).joined(separator: " "), status: process.terminationStatus,
-                                            output: String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        return process.terminationStatus
+        try Subprocess.run(arguments, input: input, allowFailure: allowFailure)
     }
 
     /// `iptables -C` then `-A`/`-I`: adds a rule once.

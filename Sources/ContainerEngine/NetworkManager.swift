@@ -123,7 +123,7 @@ public struct NetworkManager: Sendable {
 
                 """, allowFailure: true)
             guard FileManager.default.fileExists(atPath: "/sys/class/net/\(network.bridge)") else {
-                throw EngineError.commandFailed("ip link add \(network.bridge) type bridge", status: 1, output: "the bridge was not created")
+                throw EngineError.networkSetup("bridge \(network.bridge) could not be created")
             }
         }
         HostCommand.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
@@ -169,7 +169,6 @@ public struct NetworkManager: Sendable {
     // MARK: records
 
     private func locked<T>(_ body: () throws -> T) throws -> T {
-        try paths.create()
         let lock = try FileLock(path: paths.networksLock, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         return try body()

@@ -77,21 +77,28 @@ public enum POSIX {
     }
 
     /// Writes a whole small file atomically: temp file, fsync, rename, fsync directory.
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    /// `durable: false` skips both flushes, for files that can be rebuilt (readers still see the
+    /// old or the new content, never a mix; after a power loss the old one may be back).
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644,
+                                           durable: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(dir)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)
         do {
+            defer { close(fd) }
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }
-            try fsync(fd, path: tmp)
-            close(fd)
-            try rename(tmp, path)
+            if durable { try fsync(fd, path: tmp) }
         } catch {
-            close(fd)
             unlink(tmp)
             throw error
         }
-        fsyncDirectory(dir)
+        do {
+            try rename(tmp, path)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        if durable { fsyncDirectory(dir) }
     }
 }
 

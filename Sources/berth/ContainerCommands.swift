@@ -1,6 +1,7 @@
 import ArgumentParser
 import ContainerEngine
 import Foundation
+import ImageStore
 
 /// `berth ps [-a]`: running containers (all with -a).
 struct Ps: AsyncParsableCommand {
@@ -183,5 +184,17 @@ enum SignalName {
         if let number = Int32(text), (1...64).contains(number) { return number }
         let upper = text.uppercased()
         return table[upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper]
+    }
+}
+
+/// `berth inspect NAME` for containers: the record as JSON, when NAME names one.
+enum ContainerInspection {
+    static func find(_ key: String) -> String? {
+        guard let store = try? ContainerStore(paths: EnginePaths(root: ImageStore.defaultRoot())),
+              let record = try? store.find(key) else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return (try? encoder.encode(record)).map { String(decoding: $0, as: UTF8.self) }
     }
 }

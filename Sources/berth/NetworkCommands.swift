@@ -1,7 +1,6 @@
 import ArgumentParser
 import ContainerEngine
 import Foundation
-import ImageStore
 
 /// `berth network create|ls|rm`: bridge networks (the default is `berth0`).
 struct Network: AsyncParsableCommand {
@@ -53,17 +52,5 @@ struct Network: AsyncParsableCommand {
                 }
             }
         }
-    }
-}
-
-/// `berth inspect NAME` for containers: the record as JSON, when NAME names one.
-enum ContainerInspection {
-    static func find(_ key: String) -> String? {
-        guard let store = try? ContainerStore(paths: EnginePaths(root: ImageStore.defaultRoot())),
-              let record = try? store.find(key) else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return (try? encoder.encode(record)).map { String(decoding: $0, as: UTF8.self) }
     }
 }
