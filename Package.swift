@@ -35,12 +35,23 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The few Linux calls Swift's Glibc module does not export.
         .target(name: "CLinuxShim"),
+        // The storage-driver seam (filesystem today) and its layout.
         .target(name: "RegistryStorage", dependencies: [
             "OCI", "CLinuxShim",
-            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The async metadata store (SQLite today), blocking work on threads of its own.
+        .target(name: "RegistryMetadata", dependencies: [
+            "OCI", "CSQLite",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The registry's operations: uploads, manifests, tags, listings, deletes, GC, retention, events.
+        .target(name: "RegistryCore", dependencies: [
+            "OCI", "RegistryStorage", "RegistryMetadata",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "RegistryMetadata", dependencies: ["OCI", "CSQLite"]),
         // Scopes, challenges, htpasswd/bcrypt, JWT verification.
         .target(name: "RegistryAuth", dependencies: [
             "OCI",
@@ -50,8 +61,9 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
-            "OCI", "RegistryStorage", "RegistryMetadata", "RegistryAuth",
+            "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -75,7 +87,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berth-registry", dependencies: [
-            "RegistryServer",
+            "RegistryServer", "RegistryCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "berth-auth", dependencies: [
@@ -120,8 +132,11 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "RegistryClient"]),
         .testTarget(name: "ContainerEngineTests", dependencies: ["ContainerEngine", "RegistryClient"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryStorage"]),
-        .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata"]),
+        .testTarget(name: "RegistryStorageTests", dependencies: [
+            "RegistryStorage", "OCI", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore", "RegistryMetadata", "RegistryStorage", "OCI"]),
+        .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata", "OCI"]),
         .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth"]),
         .testTarget(name: "RegistryServerTests", dependencies: [
             "RegistryServer",

@@ -1,74 +1,139 @@
 import OCI
 
-/// What the registry records about one stored manifest.
-public struct ManifestRecord: Sendable, Equatable {
-    public var digest: Digest
-    public var mediaType: String
-    public var size: Int64
-    public var artifactType: String?
-    public var subject: Digest?
-    /// The manifest's `annotations`, as JSON text (reported by the referrers API).
-    public var annotationsJSON: String?
-
-    public init(digest: Digest, mediaType: String, size: Int64, artifactType: String? = nil,
-                subject: Digest? = nil, annotationsJSON: String? = nil) {
-        self.digest = digest
-        self.mediaType = mediaType
-        self.size = size
-        self.artifactType = artifactType
-        self.subject = subject
-        self.annotationsJSON = annotationsJSON
-    }
-}
-
-/// A blob upload session, as persisted so that it survives a restart.
-public struct UploadRecord: Sendable, Equatable {
-    public var id: String
-    public var repository: RepositoryName
-    /// Bytes received and acknowledged so far; the file is truncated to this on resume.
-    public var size: Int64
-    /// Seconds since 1970 when the session started.
-    public var createdAt: Int64
-
-    public init(id: String, repository: RepositoryName, size: Int64, createdAt: Int64) {
-        self.id = id
-        self.repository = repository
-        self.size = size
-        self.createdAt = createdAt
-    }
-}
-
-/// Names, tags, manifests, references, referrers and upload sessions of a registry.
+/// Names, blobs, tags, manifests, references, referrers and upload sessions of a registry.
 ///
-/// Every mutating call is one transaction: a crash leaves either all of it or none.
-/// SQLite now; PostgreSQL is the scale-out backend later, behind the same protocol.
+/// Every mutating call is one transaction: a crash leaves either all of it or none. Each
+/// transaction checks what it depends on inside itself (a manifest's blobs, an immutable tag, a
+/// blob's pending removal), so it stays correct where writers are not serialised: in PostgreSQL
+/// those reads take row locks (`FOR SHARE`/`FOR UPDATE`), where SQLite's single writer gives the
+/// order for free. Implementations run their blocking work on threads of their own.
 public protocol MetadataStore: Sendable {
-    // Blobs linked to a repository (what `GET /v2/<name>/blobs/<digest>` may serve).
-    func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName) throws
-    func isBlobLinked(_ digest: Digest, in repository: RepositoryName) throws -> Bool
+    // MARK: Blobs
+
+    /// Records that `digest` is about to be stored and protects it until `protectedUntil`;
+    /// throws `MetadataConflict.blobBeingRemoved` while a sweep is deleting its file.
+    func claimBlob(_ digest: Digest, size: Int64, protectedUntil: Int64) async throws
+    /// Links a stored (claimed) blob to a repository; removes the upload session `upload` if given.
+    func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws
+    /// The blob as linked to the repository; nil when it is not.
+    func blobLink(_ digest: Digest, in repository: RepositoryName) async throws -> BlobLink?
+    /// Extends a blob's protection to `until`; false when the blob is no longer known.
+    func protectBlob(_ digest: Digest, until: Int64) async throws -> Bool
+    /// Links a blob of `source` (any repository when nil) into `target` and protects it; nil when
+    /// it cannot be mounted, else its size.
+    func mountBlob(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName,
+                   protectedUntil: Int64) async throws -> Int64?
     /// Removes the link; false when there was none.
-    func unlinkBlob(_ digest: Digest, from repository: RepositoryName) throws -> Bool
+    func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool
 
-    // Manifests and tags.
-    /// Records a manifest, its references and optionally a tag pointing at it, in one transaction.
+    // MARK: Manifests and tags
+
+    /// Records a manifest, its references and optionally a tag pointing at it, in one transaction
+    /// that first checks every blob is linked to the repository and every child manifest is in it,
+    /// and that the tag may move (`guard`). Returns the digest the tag pointed at before, if any.
+    @discardableResult
     func putManifest(_ record: ManifestRecord, in repository: RepositoryName, blobs: [Digest],
-                     children: [Digest], tag: Tag?) throws
-    func manifest(_ reference: ManifestReference, in repository: RepositoryName) throws -> ManifestRecord?
-    /// Digests of `candidates` that are stored manifests of the repository.
-    func existingManifests(_ candidates: [Digest], in repository: RepositoryName) throws -> Set<Digest>
-    /// Deletes a manifest and every tag pointing at it; false when unknown.
-    func deleteManifest(_ digest: Digest, in repository: RepositoryName) throws -> Bool
-    /// Deletes only the tag; false when unknown.
-    func deleteTag(_ tag: Tag, in repository: RepositoryName) throws -> Bool
-    func repositoryExists(_ repository: RepositoryName) throws -> Bool
-    func tags(in repository: RepositoryName, after last: String?, limit: Int?) throws -> [String]
-    func repositories(after last: String?, limit: Int?) throws -> [String]
-    func referrers(of subject: Digest, in repository: RepositoryName, artifactType: String?) throws -> [ManifestRecord]
+                     children: [Digest], tag: Tag?, guard: @escaping TagGuard) async throws -> Digest?
+    func manifest(_ reference: ManifestReference, in repository: RepositoryName) async throws -> ManifestRecord?
+    /// Deletes a manifest and every tag pointing at it unless `guard` protects one; false when unknown.
+    func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Bool
+    /// Deletes only the tag unless `guard` protects it; returns the digest it pointed at, nil when unknown.
+    func deleteTag(_ tag: Tag, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Digest?
+    /// Records a pull of the tag at `time`.
+    func recordPull(of tag: Tag, in repository: RepositoryName, at time: Int64) async throws
+    func repositoryExists(_ repository: RepositoryName) async throws -> Bool
+    func tags(in repository: RepositoryName, after last: String?, limit: Int?) async throws -> [String]
+    func repositories(after last: String?, limit: Int?) async throws -> [String]
+    func referrers(of subject: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [ManifestRecord]
 
-    // Upload sessions.
-    func createUpload(_ upload: UploadRecord) throws
-    func upload(_ id: String) throws -> UploadRecord?
-    func setUploadSize(_ id: String, size: Int64) throws
-    func deleteUpload(_ id: String) throws
-    func uploads(startedBefore: Int64) throws -> [UploadRecord]
+    // MARK: Upload sessions
+
+    func createUpload(_ upload: UploadRecord) async throws
+    func upload(_ id: String) async throws -> UploadRecord?
+    func setUploadSize(_ id: String, size: Int64) async throws
+    func deleteUpload(_ id: String) async throws
+    func uploads(startedBefore: Int64) async throws -> [UploadRecord]
+
+    // MARK: Garbage collection
+
+    /// Runs the metadata part of one sweep in one transaction (rolled back when `dryRun`): removes
+    /// the tags retention gives up, the unreachable manifests, and marks every unreferenced,
+    /// unprotected blob as being removed (its rows go; a pending-removal mark stays until
+    /// `finishBlobRemovals`), so no row ever points at a file being deleted.
+    func sweep(_ request: SweepRequest) async throws -> SweepPlan
+    /// Blobs marked as being removed (by a sweep that may have died before finishing).
+    func pendingBlobRemovals() async throws -> [Digest]
+    /// Marks files found on storage with no row as being removed; returns those it marked.
+    func markOrphans(_ digests: [Digest]) async throws -> [Digest]
+    /// Clears the marks once the files are gone.
+    func finishBlobRemovals(_ digests: [Digest]) async throws
+    /// Every blob digest with a row (to find orphan files).
+    func knownBlobs(among candidates: [Digest]) async throws -> Set<Digest>
+
+    // MARK: Settings
+
+    func setting(_ key: String) async throws -> String?
+    func setSetting(_ key: String, to value: String) async throws
+}
+
+/// What one sweep asks of the metadata.
+public struct SweepRequest: Sendable {
+    /// Seconds since 1970 now.
+    public var now: Int64
+    /// Nothing created or pushed after this is removed (now minus the grace period).
+    public var cutoff: Int64
+    /// Whether a repository's unreachable (untagged) manifests go.
+    public var removesUntagged: @Sendable (RepositoryName) -> Bool
+    /// Retention: the tags of a repository to remove, given all of them; nil for no retention.
+    public var retention: (@Sendable (RepositoryName, [TagRecord]) -> [Tag])?
+    /// Compute everything, change nothing.
+    public var dryRun: Bool
+
+    public init(now: Int64, cutoff: Int64, removesUntagged: @escaping @Sendable (RepositoryName) -> Bool,
+                retention: (@Sendable (RepositoryName, [TagRecord]) -> [Tag])?, dryRun: Bool) {
+        self.now = now
+        self.cutoff = cutoff
+        self.removesUntagged = removesUntagged
+        self.retention = retention
+        self.dryRun = dryRun
+    }
+}
+
+/// What a sweep removed from the metadata (or would have, in a dry run).
+public struct SweepPlan: Sendable, Equatable {
+    public struct RemovedTag: Sendable, Equatable {
+        public var repository: RepositoryName
+        public var tag: Tag
+        public var digest: Digest
+
+        public init(repository: RepositoryName, tag: Tag, digest: Digest) {
+            self.repository = repository
+            self.tag = tag
+            self.digest = digest
+        }
+    }
+    public struct RemovedManifest: Sendable, Equatable {
+        public var repository: RepositoryName
+        public var digest: Digest
+
+        public init(repository: RepositoryName, digest: Digest) {
+            self.repository = repository
+            self.digest = digest
+        }
+    }
+    public struct RemovedBlob: Sendable, Equatable {
+        public var digest: Digest
+        public var size: Int64
+
+        public init(digest: Digest, size: Int64) {
+            self.digest = digest
+            self.size = size
+        }
+    }
+    public var tags: [RemovedTag] = []
+    public var manifests: [RemovedManifest] = []
+    /// Blobs whose rows are gone and whose files are to be deleted.
+    public var blobs: [RemovedBlob] = []
+
+    public init() {}
 }

@@ -57,12 +57,13 @@ final class SQLiteConnection {
         return statement
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE ... COMMIT` transaction, rolling back if it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    /// Runs `body` in one `BEGIN IMMEDIATE ... COMMIT` transaction, rolling back if it throws
+    /// (or always, when `commit` is false: a dry run).
+    func transaction<T>(commit: Bool = true, _ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try execute(commit ? "COMMIT" : "ROLLBACK")
             return result
         } catch {
             try? execute("ROLLBACK")

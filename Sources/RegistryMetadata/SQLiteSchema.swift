@@ -1,11 +1,13 @@
-/// The metadata schema, applied idempotently at start-up.
+/// The metadata schema, applied idempotently at start-up and migrated by `PRAGMA user_version`.
 ///
 /// Digests and names are stored as text; `WITHOUT ROWID` tables keyed by (repository, key) make
-/// tag listing, catalog and referrers range scans of one index.
+/// tag listing, catalog and referrers range scans of one index. The SQL stays portable (no
+/// SQLite-only functions in queries) so that PostgreSQL can run the same statements.
 enum SQLiteSchema {
-    static let version = 1
+    static let version = 2
 
-    static let statements = """
+    /// Version 1: what berth 0.1 created.
+    static let version1 = """
     PRAGMA journal_mode = WAL;
     CREATE TABLE IF NOT EXISTS repositories (
         id INTEGER PRIMARY KEY,
@@ -52,4 +54,32 @@ enum SQLiteSchema {
         created_at INTEGER NOT NULL
     );
     """
+
+    /// Version 2: garbage collection and retention. One row per stored blob (what a sweep may
+    /// remove, and until when it may not), marks for blobs being removed, tag push and pull times.
+    /// Blobs known before get a row each, unprotected: they were stored long ago.
+    static let migrationTo2 = """
+        CREATE TABLE IF NOT EXISTS blobs (
+            digest TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            protected_until INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO blobs (digest, size, created_at, protected_until)
+            SELECT digest, MAX(size), 0, 0 FROM repository_blobs GROUP BY digest;
+        CREATE TABLE IF NOT EXISTS blob_removals (
+            digest TEXT PRIMARY KEY,
+            started_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+        CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
+        CREATE INDEX IF NOT EXISTS manifest_references_by_child_only ON manifest_references (child);
+        ALTER TABLE tags RENAME COLUMN updated_at TO pushed_at;
+        ALTER TABLE tags ADD COLUMN pulled_at INTEGER;
+        CREATE TABLE IF NOT EXISTS settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        PRAGMA user_version = 2;
+        """
 }

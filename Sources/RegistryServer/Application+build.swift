@@ -4,14 +4,21 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import RegistryCore
 import ServiceLifecycle
+
+/// The core registry a configuration describes: filesystem storage and SQLite metadata under
+/// `storage.filesystem.rootdirectory`. Blocking: call at start-up.
+public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) throws -> Registry {
+    try Registry.onFilesystem(root: configuration.rootDirectory, settings: configuration.settings, logger: logger)
+}
 
 /// Builds the registry application for a configuration; `main` runs it, tests call it directly.
 public func buildApplication(configuration: RegistryConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
     for warning in configuration.warnings { logger.warning("\(warning)") }
     let authenticator = try await AuthenticatorFactory.make(configuration.authentication)
-    let registry = try Registry(configuration: configuration, authenticator: authenticator, logger: logger)
-    let responder = RegistryResponder(registry: registry)
+    let registry = try makeRegistry(configuration: configuration, logger: logger)
+    let responder = RegistryResponder(endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator))
     let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
     let server: HTTPServerBuilder
     if let tls = configuration.tls {
@@ -20,9 +27,13 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
         server = http1
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.drainTimeout, logger: logger)]
-    if configuration.uploadPurging.enabled && !configuration.readOnly {
-        services.append(UploadPurger(settings: configuration.uploadPurging, metadata: registry.metadata,
-                                     uploads: registry.uploads, logger: logger))
+    if !configuration.readOnly {
+        if configuration.uploadPurging.enabled {
+            services.append(UploadPurger(settings: configuration.uploadPurging, registry: registry))
+        }
+        if configuration.garbageCollection.enabled {
+            services.append(GarbageCollectionService(interval: configuration.garbageCollection.interval, registry: registry))
+        }
     }
     let scheme = configuration.tls == nil ? "http" : "https"
     return Application(

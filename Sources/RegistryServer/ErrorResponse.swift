@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import OCI
+import RegistryCore
 import RegistryMetadata
 import RegistryStorage
 
@@ -18,10 +19,8 @@ enum ErrorResponse {
             return DistributionError(.digestInvalid, error.description)
         case let error as RepositoryName.ValidationError:
             return DistributionError(.nameInvalid, error.description)
-        case UploadStore.UploadError.busy:
-            return DistributionError(.blobUploadInvalid, "another request is writing to this upload", status: 416)
-        case UploadStore.UploadError.dataLost:
-            return DistributionError(.blobUploadUnknown, "upload data is gone; start a new upload")
+        case StorageError.notFound:
+            return DistributionError(.blobUnknown, "content is missing from storage")
         default:
             return DistributionError(.unsupported, "internal error", status: 500)
         }

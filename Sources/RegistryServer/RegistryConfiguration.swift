@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RegistryCore
 
 /// berth-registry's settings, read from the same `config.yml` CNCF Distribution reads.
 ///
@@ -12,6 +13,9 @@ import Logging
 /// - `http.addr` (:5000), `http.prefix` (/), `http.host` (none), `http.draintimeout` (10s)
 /// - `http.tls.{certificate, key, clientcas[], minimumtls (tls1.2)}`, `http.headers` (name: [values])
 /// - `auth.htpasswd.{realm, path}`, `auth.token.{realm, service, issuer, rootcertbundle, jwks}`
+/// - Berth's own, where Distribution ignores them: `storage.maintenance.gc.{enabled (true),
+///   interval (1h), delay (1h), untagged (false), dryrun (false)}`, `storage.maintenance.retention`
+///   and the top-level `immutabletags` (see `RegistryConfiguration+Maintenance`)
 /// Every key can be overridden by `REGISTRY_<PATH>` in the environment.
 public struct RegistryConfiguration: Sendable {
     public struct TLS: Sendable {
@@ -50,6 +54,9 @@ public struct RegistryConfiguration: Sendable {
     public var drainTimeout: TimeInterval = 10
     public var headers: [(String, [String])] = []
     public var authentication: Authentication = .none
+    public var garbageCollection = GarbageCollectionSettings()
+    public var retention = RetentionSettings()
+    public var immutableTags: [ImmutableTagRule] = []
     /// Non-fatal remarks (unknown keys, ignored settings) to log at start-up.
     public var warnings: [String] = []
 
@@ -75,7 +82,11 @@ public struct RegistryConfiguration: Sendable {
         "storage.filesystem.rootdirectory", "storage.filesystem.maxthreads", "storage.delete.enabled",
         "storage.maintenance.uploadpurging.enabled", "storage.maintenance.uploadpurging.age",
         "storage.maintenance.uploadpurging.interval", "storage.maintenance.uploadpurging.dryrun",
-        "storage.maintenance.readonly.enabled", "storage.cache.blobdescriptor", "storage.redirect.disable",
+        "storage.maintenance.readonly.enabled",
+        "storage.maintenance.gc.enabled", "storage.maintenance.gc.interval", "storage.maintenance.gc.delay",
+        "storage.maintenance.gc.untagged", "storage.maintenance.gc.dryrun",
+        "storage.maintenance.retention.dryrun", "storage.maintenance.retention.policies", "immutabletags",
+        "storage.cache.blobdescriptor", "storage.redirect.disable",
         "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
         "http.headers", "http.debug.addr", "http.http2.disabled",
@@ -92,7 +103,7 @@ public struct RegistryConfiguration: Sendable {
     public static func parse(yaml: String, environment: [String: String], baseDirectory: String? = nil) throws -> RegistryConfiguration {
         var tree = try ConfigurationTree(yaml: yaml, environment: environment, knownKeys: knownKeys)
         var config = RegistryConfiguration()
-        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + ["http.headers", "log.fields"])
+        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + ["http.headers", "log.fields", "storage.maintenance.retention.policies", "immutabletags"])
 
         if let version = tree.string("version"), version != "0.1" {
             tree.problem("version: unsupported configuration version \"\(version)\" (expected 0.1)")
@@ -129,6 +140,7 @@ public struct RegistryConfiguration: Sendable {
         if config.uploadPurging.enabled && config.uploadPurging.interval <= 0 {
             tree.problem("storage.maintenance.uploadpurging.interval: must be positive")
         }
+        parseMaintenance(&tree, into: &config)
 
         // HTTP.
         let addr = tree.string("http.addr", default: ":5000") ?? ":5000"

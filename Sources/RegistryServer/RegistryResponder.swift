@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import OCI
 import RegistryAuth
+import RegistryCore
 
 /// The one HTTP entry point: parses the route, authorizes it, dispatches to a handler and maps
 /// every error to the spec's JSON.
@@ -12,14 +13,14 @@ import RegistryAuth
 /// recognised from the end of the path (as Distribution does), and the hot path stays short.
 struct RegistryResponder: HTTPResponder {
     typealias Context = BasicRequestContext
-    let registry: Registry
+    let endpoints: Endpoints
     private let fixedHeaders: HTTPFields
 
-    init(registry: Registry) {
-        self.registry = registry
+    init(endpoints: Endpoints) {
+        self.endpoints = endpoints
         var headers = HTTPFields()
         headers[.dockerDistributionAPIVersion] = "registry/2.0"
-        for (name, values) in registry.configuration.headers {
+        for (name, values) in endpoints.configuration.headers {
             guard let field = HTTPField.Name(name) else { continue }
             for value in values { headers.append(HTTPField(name: field, value: value)) }
         }
@@ -38,7 +39,7 @@ struct RegistryResponder: HTTPResponder {
         } catch {
             let mapped = ErrorResponse.distributionError(for: error)
             if mapped.status >= 500 {
-                registry.logger.error("request failed", metadata: [
+                endpoints.logger.error("request failed", metadata: [
                     "method": "\(request.method)", "path": "\(request.uri.path.prefix(300))", "error": "\(error)"])
             }
             response = ErrorResponse.response(mapped, includeBody: request.method != .head)
@@ -49,7 +50,7 @@ struct RegistryResponder: HTTPResponder {
 
     private func handle(_ request: Request) async throws -> Response {
         var path = Substring(request.uri.path)
-        let prefix = registry.configuration.prefix
+        let prefix = endpoints.configuration.prefix
         if prefix != "/" {
             guard path.hasPrefix(prefix.dropLast()) else { throw DistributionError(.nameUnknown, "not found", status: 404) }
             path = path.dropFirst(prefix.count - 1)
@@ -66,31 +67,33 @@ struct RegistryResponder: HTTPResponder {
             return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "2"],
                             body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
         case (.catalog, .get):
-            return try registry.catalog(query: query)
+            return try await endpoints.catalog(query: query)
         case (.tags(let name), .get):
-            return try registry.tags(of: name, query: query)
+            return try await endpoints.tags(of: name, query: query)
         case (.referrers(let name, let subject), .get):
-            return try registry.referrers(of: subject, in: name, query: query)
+            return try await endpoints.referrers(of: subject, in: name, query: query)
         case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
-            return try registry.getManifest(reference, in: name, request: request)
+            return try await endpoints.getManifest(reference, in: name, request: request)
         case (.manifest(let name, let reference), .put):
-            return try await registry.putManifest(reference, in: name, request: request)
+            return try await endpoints.putManifest(reference, in: name, request: request)
         case (.manifest(let name, let reference), .delete):
-            return try registry.deleteManifest(reference, in: name)
-        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
-            return try registry.getBlob(digest, in: name, request: request)
+            return try await endpoints.deleteManifest(reference, in: name)
+        case (.blob(let name, let digest), .get):
+            return try await endpoints.getBlob(digest, in: name, request: request)
+        case (.blob(let name, let digest), .head):
+            return try await endpoints.headBlob(digest, in: name, request: request)
         case (.blob(let name, let digest), .delete):
-            return try registry.deleteBlob(digest, in: name)
+            return try await endpoints.deleteBlob(digest, in: name)
         case (.uploads(let name), .post):
-            return try await registry.startUpload(in: name, request: request, mountSource: mountSource)
+            return try await endpoints.startUpload(in: name, request: request, mountSource: mountSource)
         case (.upload(let name, let id), .patch):
-            return try await registry.appendUpload(id, in: name, request: request)
+            return try await endpoints.appendUpload(id, in: name, request: request)
         case (.upload(let name, let id), .put):
-            return try await registry.finishUpload(id, in: name, request: request)
+            return try await endpoints.finishUpload(id, in: name, request: request)
         case (.upload(let name, let id), .get):
-            return try registry.uploadStatus(id, in: name)
+            return try await endpoints.uploadStatus(id, in: name)
         case (.upload(let name, let id), .delete):
-            return try registry.cancelUpload(id, in: name)
+            return try await endpoints.cancelUpload(id, in: name)
         default:
             throw DistributionError(.unsupported, "method \(request.method) is not allowed here", status: 405)
         }
@@ -99,7 +102,7 @@ struct RegistryResponder: HTTPResponder {
     /// Asks the configured authenticator whether the request may proceed with the scopes its
     /// route needs; throws the challenge otherwise. The header itself is never logged.
     private func authorize(_ request: Request, route: RegistryRoute, mountSource: RepositoryName?) async throws {
-        guard let authenticator = registry.authenticator else { return }
+        guard let authenticator = endpoints.authenticator else { return }
         let required = Self.requiredScopes(route: route, method: request.method, mountSource: mountSource)
         let decision = await authenticator.authorize(
             authorization: request.headers[.authorization], clientAddress: nil, required: required)

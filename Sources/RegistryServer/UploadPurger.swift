@@ -1,7 +1,6 @@
 import Foundation
 import Logging
-import RegistryMetadata
-import RegistryStorage
+import RegistryCore
 import ServiceLifecycle
 
 /// Removes upload sessions older than `storage.maintenance.uploadpurging.age`, every `interval`.
@@ -10,13 +9,11 @@ import ServiceLifecycle
 /// as Distribution does, then on its interval until graceful shutdown.
 struct UploadPurger: Service {
     let settings: RegistryConfiguration.UploadPurging
-    let metadata: any MetadataStore
-    let uploads: UploadStore
-    let logger: Logger
+    let registry: Registry
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            purge()
+            await purge()
             do {
                 try await cancelWhenGracefulShutdown {
                     try await Task.sleep(for: .seconds(settings.interval))
@@ -27,25 +24,16 @@ struct UploadPurger: Service {
         }
     }
 
-    func purge() {
+    func purge() async {
         let cutoff = Int64(Date().timeIntervalSince1970 - settings.age)
         do {
-            let stale = try metadata.uploads(startedBefore: cutoff)
-            for upload in stale {
-                guard let id = UploadID(upload.id) else { continue }
-                if settings.dryRun {
-                    logger.info("would purge upload", metadata: ["upload": "\(upload.id)", "repository": "\(upload.repository)"])
-                    continue
-                }
-                try metadata.deleteUpload(upload.id)
-                uploads.remove(id)
-                logger.info("purged upload", metadata: ["upload": "\(upload.id)", "repository": "\(upload.repository)"])
-            }
-            for path in uploads.staleTemporaryFiles(olderThan: settings.age) where !settings.dryRun {
-                uploads.removeFile(path)
+            let purged = try await registry.purgeUploads(startedBefore: cutoff, dryRun: settings.dryRun)
+            for upload in purged {
+                registry.logger.info(settings.dryRun ? "would purge upload" : "purged upload",
+                                     metadata: ["upload": "\(upload.id)", "repository": "\(upload.repository)"])
             }
         } catch {
-            logger.error("upload purge failed", metadata: ["error": "\(error)"])
+            registry.logger.error("upload purge failed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -60,12 +60,64 @@ public struct FileDescriptor: Sendable {
     }
 }
 
-/// Filesystem helpers shared by the stores.
+/// Filesystem helpers of the filesystem driver (blocking: called on its threads).
 enum FileSystem {
-    static func fileSize(_ path: String) -> Int64? {
+    /// Size and modification time of a regular file; nil when there is none.
+    static func info(_ path: String) -> StorageFileInfo? {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return Int64(info.st_size)
+        return StorageFileInfo(size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec))
+    }
+
+    /// A small file whole; nil when absent or larger than `limit`.
+    static func readAll(_ path: String, limit: Int) throws -> [UInt8]? {
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY)
+        } catch let error as SystemError where error.errno == ENOENT || error.errno == ENOTDIR {
+            return nil
+        }
+        defer { file.close() }
+        let size = try file.size()
+        guard size <= limit else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        var offset = 0
+        while offset < bytes.count {
+            let read = try bytes.withUnsafeMutableBytes { buffer in
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]), at: Int64(offset))
+            }
+            if read == 0 { break }
+            offset += read
+        }
+        return offset == bytes.count ? bytes : nil
+    }
+
+    static func list(_ directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a file or a directory tree; absent is fine.
+    static func removeTree(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw SystemError("lstat(\(path))", errno)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in list(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 && errno != ENOENT { throw SystemError("rmdir(\(path))", errno) }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw SystemError("unlink(\(path))", errno)
+        }
     }
 
     static func exists(_ path: String) -> Bool {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import RegistryCore
 import RegistryServer
 
 /// `berth-registry`: an OCI Distribution registry that reads CNCF Distribution's config.yml.
@@ -11,7 +12,7 @@ struct BerthRegistry: AsyncParsableCommand {
         commandName: "berth-registry",
         abstract: "A private container registry (OCI Distribution v1.1), a drop-in for CNCF Distribution.",
         version: "0.1.0",
-        subcommands: [Serve.self, VerifyConfig.self, Import.self],
+        subcommands: [Serve.self, VerifyConfig.self, Import.self, GarbageCollect.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -85,19 +86,74 @@ struct VerifyConfig: ParsableCommand {
     }
 }
 
-struct Import: ParsableCommand {
+struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the metadata from an existing Distribution storage root, serving its blobs in place.")
 
     @Argument(help: "Distribution's storage root (the directory holding docker/registry/v2).")
     var directory: String
 
-    func run() throws {
+    func run() async throws {
+        var root = directory
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        if root.hasSuffix("/docker/registry/v2") { root = String(root.dropLast("/docker/registry/v2".count)) }
         var logger = Logger(label: "berth-registry")
         logger.logLevel = .info
-        let importer = try DistributionImporter(directory: directory, logger: logger)
-        let summary = try importer.run()
-        print(summary)
-        print("serve it with storage.filesystem.rootdirectory: \(importer.rootDirectory)")
+        do {
+            let registry = try Registry.onFilesystem(root: root.isEmpty ? "/" : root, settings: RegistrySettings(), logger: logger)
+            let summary = try await DistributionImporter(registry: registry).run()
+            print(summary)
+            print("serve it with storage.filesystem.rootdirectory: \(root)")
+        } catch {
+            FileHandle.standardError.write(Data("berth-registry import: \(directory): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct GarbageCollect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "garbage-collect",
+        abstract: "Run one garbage-collection sweep; safe while a server runs on the same storage.")
+
+    @Argument(help: "Configuration file (default: \(distributionDefaultConfig) when present, else the embedded default).")
+    var config: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print what would be removed; remove nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("delete-untagged"), help: "Also remove manifests no tag, index or subject reaches.")
+    var deleteUntagged = false
+
+    func run() async throws {
+        do {
+            let (configuration, _) = try loadConfiguration(config)
+            var logger = Logger(label: "berth-registry")
+            logger.logLevel = .warning
+            try Self.checkWritable(configuration.rootDirectory)
+            let registry = try makeRegistry(configuration: configuration, logger: logger)
+            let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil)
+            for line in report.lines { print(line) }
+            print(report.summary)
+        } catch {
+            FileHandle.standardError.write(Data("berth-registry garbage-collect: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// A sweep that cannot write would fail half-way; say why before starting.
+    static func checkWritable(_ root: String) throws {
+        let probe = "\(root)/berth/.gc-write-check-\(getpid())"
+        do {
+            try FileManager.default.createDirectory(atPath: "\(root)/berth", withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+                throw MaintenanceError("cannot write to the storage root \(root)")
+            }
+            try FileManager.default.removeItem(atPath: probe)
+        } catch let error as MaintenanceError {
+            throw error
+        } catch {
+            throw MaintenanceError("cannot write to the storage root \(root): \(error.localizedDescription)")
+        }
     }
 }

@@ -1,96 +1,85 @@
 import Foundation
+import NIOCore
 import OCI
 import RegistryStorage
 import Testing
 
-@Suite struct StoreTests {
+/// The filesystem driver keeps the `StorageDriver` contract: nothing visible before a commit or
+/// move, appends that roll back, Distribution's paths.
+@Suite struct FilesystemDriverTests {
     let root: String
-    let paths: StoragePaths
+    let driver: FilesystemDriver
 
     init() {
         root = NSTemporaryDirectory() + "berth-storage-\(UUID().uuidString)"
-        paths = StoragePaths(root: root)
+        driver = FilesystemDriver(root: root)
     }
 
-    @Test func blobsLiveAtDistributionsPaths() throws {
-        let store = try BlobStore(paths: paths)
+    func write(_ text: String, to path: String) async throws {
+        let writer = try await driver.writer(path, appendingAt: nil)
+        try await writer.write(ByteBuffer(string: text))
+        try await writer.commit()
+    }
+
+    @Test func blobsLiveAtDistributionsPaths() async throws {
         let bytes = Array("hello".utf8)
         let digest = DigestHasher.digest(of: bytes)
-        #expect(!store.contains(digest))
-        try store.store(bytes, as: digest)
+        let temporary = StorageLayout.temporaryFile(UploadID.random())
+        try await write("hello", to: temporary)
+        try await driver.move(temporary, to: StorageLayout.blobData(digest))
         #expect(FileManager.default.fileExists(atPath:
             "\(root)/docker/registry/v2/blobs/sha256/\(digest.hex.prefix(2))/\(digest.hex)/data"))
-        #expect(try store.readAll(digest) == bytes)
-        #expect(store.size(of: digest) == 5)
+        #expect(try await driver.readAll(StorageLayout.blobData(digest), limit: 100) == bytes)
+        #expect(try await driver.readAll(StorageLayout.blobData(digest), limit: 2) == nil)
+        #expect(try await driver.stat(StorageLayout.blobData(digest))?.size == 5)
+        #expect(try await driver.stat(temporary) == nil)
     }
 
-    @Test func temporaryWriterIsInvisibleUntilCommitted() throws {
-        let store = try BlobStore(paths: paths)
-        let writer = try store.makeTemporaryWriter(algorithm: .sha256)
-        try Array("abc".utf8).withUnsafeBytes { try writer.write($0) }
-        let digest = writer.hasher.finalize()
-        #expect(!store.contains(digest))
-        try store.commit(writer, as: digest)
-        #expect(try store.readAll(digest) == Array("abc".utf8))
+    @Test func cancelledAppendLeavesTheCommittedBytes() async throws {
+        let path = StorageLayout.uploadData(UploadID.random())
+        try await write("hello ", to: path)
+        let cut = try await driver.writer(path, appendingAt: 6)
+        try await cut.write(ByteBuffer(string: "GARBAGE"))
+        await cut.cancel()
+        #expect(try await driver.stat(path)?.size == 6)
+        let next = try await driver.writer(path, appendingAt: 6)
+        try await next.write(ByteBuffer(string: "world"))
+        #expect(next.size == 11)
+        try await next.commit()
+        #expect(try await driver.readAll(path, limit: 100) == Array("hello world".utf8))
     }
 
-    @Test func uploadResumesAfterRestartFromAcknowledgedSize() throws {
-        _ = try BlobStore(paths: paths)
-        let id = UploadID.random()
-        let first = UploadStore(paths: paths)
-        try first.create(id)
-        let writer = try first.beginAppend(id, at: 0)
-        try Array("hello ".utf8).withUnsafeBytes { try writer.write($0) }
-        // Bytes of a chunk that was never acknowledged (e.g. written just before a crash).
-        try Array("GARBAGE".utf8).withUnsafeBytes { try writer.write($0) }
-        first.finish(id, writer, keep: false)
-        writer.close()
-
-        let restarted = UploadStore(paths: paths)
-        let resumed = try restarted.beginAppend(id, at: 6)
-        try Array("world".utf8).withUnsafeBytes { try resumed.write($0) }
-        #expect(resumed.size == 11)
-        #expect(resumed.hasher.finalize() == DigestHasher.digest(of: Array("hello world".utf8)))
-        restarted.finish(id, resumed, keep: true)
-        resumed.close()
+    @Test func appendingAfterACrashDropsUnacknowledgedBytes() async throws {
+        let path = StorageLayout.uploadData(UploadID.random())
+        try await write("hello GARBAGE", to: path)
+        let resumed = try await driver.writer(path, appendingAt: 6)
+        try await resumed.write(ByteBuffer(string: "world"))
+        try await resumed.commit()
+        #expect(try await driver.readAll(path, limit: 100) == Array("hello world".utf8))
+        await #expect(throws: StorageError.self) { _ = try await driver.writer(path, appendingAt: 50) }
+        await #expect(throws: StorageError.self) { _ = try await driver.writer("berth/uploads/missing", appendingAt: 0) }
     }
 
-    @Test func rollbackRestoresSizeAndHash() throws {
-        _ = try BlobStore(paths: paths)
-        let uploads = UploadStore(paths: paths)
-        let id = UploadID.random()
-        try uploads.create(id)
-        let writer = try uploads.beginAppend(id, at: 0)
-        try Array("ab".utf8).withUnsafeBytes { try writer.write($0) }
-        let checkpoint = writer.checkpoint
-        try Array("cut off".utf8).withUnsafeBytes { try writer.write($0) }
-        try writer.rollback(to: checkpoint)
-        try Array("c".utf8).withUnsafeBytes { try writer.write($0) }
-        #expect(writer.hasher.finalize() == DigestHasher.digest(of: Array("abc".utf8)))
-        #expect(try writer.file.size() == 3)
-        uploads.finish(id, writer, keep: true)
-        writer.close()
+    @Test func readerServesRanges() async throws {
+        let path = "berth/uploads/ranges"
+        try await write("0123456789", to: path)
+        let reader = try #require(try await driver.open(path))
+        #expect(reader.size == 10)
+        reader.limit(to: 3..<7)
+        var collected = ""
+        while let chunk = try await reader.next() { collected += String(buffer: chunk) }
+        await reader.close()
+        #expect(collected == "3456")
+        #expect(try await driver.open("berth/uploads/absent") == nil)
     }
 
-    @Test func concurrentAppendToOneSessionIsRefused() throws {
-        _ = try BlobStore(paths: paths)
-        let uploads = UploadStore(paths: paths)
-        let id = UploadID.random()
-        try uploads.create(id)
-        let writer = try uploads.beginAppend(id, at: 0)
-        #expect(throws: UploadStore.UploadError.busy) { try uploads.beginAppend(id, at: 0) }
-        uploads.finish(id, writer, keep: true)
-        writer.close()
-    }
-
-    @Test func missingUploadDataIsReportedAsLost() throws {
-        _ = try BlobStore(paths: paths)
-        let uploads = UploadStore(paths: paths)
-        #expect(throws: UploadStore.UploadError.dataLost) { try uploads.beginAppend(UploadID.random(), at: 0) }
-    }
-
-    @Test(arguments: ["../../etc/passwd", "ABCDEFAB-0000-0000-0000-000000000000", "x", ""])
-    func uploadIDsRejectAnythingButLowerCaseUUIDs(_ text: String) {
-        #expect(UploadID(text) == nil)
+    @Test func deleteRemovesTreesAndListNamesChildren() async throws {
+        try await write("a", to: "x/one/data")
+        try await write("b", to: "x/two/data")
+        #expect(try await driver.list("x").sorted() == ["one", "two"])
+        try await driver.delete("x/one")
+        try await driver.delete("x/one")
+        #expect(try await driver.list("x") == ["two"])
+        #expect(try await driver.list("nothing-here").isEmpty)
     }
 }

@@ -3,35 +3,33 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import OCI
+import RegistryCore
 import RegistryMetadata
 
 /// Tag list, catalog and referrers: indexed queries with `n`/`last` pagination and `Link`.
 ///
 /// Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#content-discovery
-extension Registry {
+extension Endpoints {
     static let defaultCatalogPage = 1000
 
-    func tags(of repository: RepositoryName, query: FlatDictionary<Substring, Substring>) throws -> Response {
+    func tags(of repository: RepositoryName, query: FlatDictionary<Substring, Substring>) async throws -> Response {
         let (limit, last) = try Self.pagination(query)
-        let page = try metadata.tags(in: repository, after: last, limit: limit.map { $0 + 1 })
-        if page.isEmpty && last == nil, !(try metadata.repositoryExists(repository)) {
-            throw DistributionError(.nameUnknown, "repository \(repository) is unknown")
-        }
+        let page = try await core.tags(of: repository, after: last, limit: limit.map { $0 + 1 })
         let (items, link) = paginate(page, limit: limit, path: "/v2/\(repository)/tags/list")
         return try Self.json(TagList(name: repository.value, tags: items), link: link)
     }
 
-    func catalog(query: FlatDictionary<Substring, Substring>) throws -> Response {
+    func catalog(query: FlatDictionary<Substring, Substring>) async throws -> Response {
         let (requested, last) = try Self.pagination(query)
         let limit = requested ?? Self.defaultCatalogPage
-        let page = try metadata.repositories(after: last, limit: limit + 1)
+        let page = try await core.repositories(after: last, limit: limit + 1)
         let (items, link) = paginate(page, limit: limit, path: "/v2/_catalog")
         return try Self.json(Catalog(repositories: items), link: link)
     }
 
-    func referrers(of subject: Digest, in repository: RepositoryName, query: FlatDictionary<Substring, Substring>) throws -> Response {
+    func referrers(of subject: Digest, in repository: RepositoryName, query: FlatDictionary<Substring, Substring>) async throws -> Response {
         let artifactType = query["artifactType"].map(String.init)
-        let records = try metadata.referrers(of: subject, in: repository, artifactType: artifactType)
+        let records = try await core.referrers(of: subject, in: repository, artifactType: artifactType)
         let descriptors = records.map { record in
             let annotations = record.annotationsJSON.flatMap {
                 try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))

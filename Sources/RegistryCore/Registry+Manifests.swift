@@ -1,0 +1,148 @@
+import Foundation
+import NIOCore
+import OCI
+import RegistryMetadata
+import RegistryStorage
+
+/// Manifests and tags: reads with content negotiation, pushes, deletes.
+extension Registry {
+    /// A manifest as served: its record and, unless only the headers were asked for, its bytes.
+    public struct ServedManifest: Sendable {
+        public var record: ManifestRecord
+        public var bytes: ByteBuffer?
+    }
+
+    /// The manifest `reference` names, or what Distribution serves instead to a client that does
+    /// not accept its type (`accepted` nil: anything). Records the pull of a tag.
+    public func manifest(_ reference: ManifestReference, in repository: RepositoryName, accepted: Set<String>?,
+                         includeBytes: Bool) async throws -> ServedManifest {
+        guard var record = try await metadata.manifest(reference, in: repository) else {
+            throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
+        }
+        if let accepted, !accepted.contains(record.mediaType) {
+            record = try await acceptableSubstitute(for: record, accepted: accepted, in: repository)
+        }
+        guard includeBytes else { return ServedManifest(record: record, bytes: nil) }
+        let bytes = try await manifestBytes(record.digest)
+        var tag: Tag?
+        if case .tag(let name) = reference {
+            tag = name
+            let now = Self.now
+            if pulls.shouldRecord(name, in: repository, now: now) {
+                try await metadata.recordPull(of: name, in: repository, at: now)
+            }
+        }
+        events.publish(RegistryEvent(.pull, repository: repository,
+                                     target: .manifest(record.digest, mediaType: record.mediaType, size: record.size), tag: tag))
+        return ServedManifest(record: record, bytes: bytes)
+    }
+
+    /// What Distribution serves a client that does not accept the stored type: for an index, its
+    /// linux/amd64 image manifest when that is acceptable; an OCI manifest is not served to a
+    /// client that accepts only Docker types (`MANIFEST_UNKNOWN`); a Docker schema 2 manifest is
+    /// served anyway (schema 1 conversion is not supported).
+    private func acceptableSubstitute(for record: ManifestRecord, accepted: Set<String>,
+                                      in repository: RepositoryName) async throws -> ManifestRecord {
+        if MediaType.indexTypes.contains(record.mediaType) {
+            let index = try Manifest(bytes: Array(buffer: try await manifestBytes(record.digest)), contentType: record.mediaType)
+            if let child = index.manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" }),
+               accepted.contains(child.mediaType),
+               let childRecord = try await metadata.manifest(.digest(child.digest), in: repository) {
+                return childRecord
+            }
+        } else if record.mediaType == MediaType.dockerManifest {
+            return record
+        }
+        throw DistributionError(.manifestUnknown,
+                                "manifest \(record.digest) is a \(record.mediaType), which the Accept header does not allow")
+    }
+
+    private func manifestBytes(_ digest: Digest) async throws -> ByteBuffer {
+        if let cached = manifestCache[digest] { return cached }
+        guard let bytes = try await storage.readAll(StorageLayout.blobData(digest), limit: Manifest.maximumSize) else {
+            throw DistributionError(.manifestUnknown, "manifest \(digest) content is missing from storage", status: 404)
+        }
+        let buffer = ByteBuffer(bytes: bytes)
+        manifestCache.insert(buffer, for: digest)
+        return buffer
+    }
+
+    /// Stores a pushed manifest (and its tag). Its references are checked in the transaction that
+    /// records it: `MANIFEST_BLOB_UNKNOWN` for a missing blob, `MANIFEST_UNKNOWN` for a missing
+    /// child, `DENIED` for an immutable tag it would move.
+    public func putManifest(_ reference: ManifestReference, in repository: RepositoryName, bytes: [UInt8],
+                            contentType: String?) async throws -> (ManifestRecord, Manifest) {
+        try ensureWritable()
+        let manifest = try Manifest(bytes: bytes, contentType: contentType)
+        let digest: Digest
+        if case .digest(let expected) = reference {
+            digest = DigestHasher.digest(of: bytes, algorithm: expected.algorithm)
+            guard digest == expected else {
+                throw DistributionError(.digestInvalid, "manifest digest \(digest) does not match \(expected)")
+            }
+        } else {
+            digest = DigestHasher.digest(of: bytes)
+        }
+        var tag: Tag?
+        if case .tag(let name) = reference {
+            tag = name
+            // Refuse early, before anything is stored; the transaction checks again.
+            if let rule = tagGuard(repository, name), let current = try await metadata.manifest(reference, in: repository),
+               current.digest != digest {
+                throw DistributionError(.tagImmutable(name, rule: rule), in: repository)
+            }
+        }
+        if manifest.referencedBlobs.contains(where: { $0.digest == EmptyJSON.digest }),
+           try await metadata.blobLink(EmptyJSON.digest, in: repository) == nil {
+            // The empty JSON config of artifacts is created on demand.
+            try await storeSmallBlob(EmptyJSON.bytes, as: EmptyJSON.digest)
+            try await metadata.linkBlob(EmptyJSON.digest, size: Int64(EmptyJSON.bytes.count), to: repository, finishingUpload: nil)
+        }
+        try await storeSmallBlob(bytes, as: digest)
+        var annotationsJSON: String?
+        if let annotations = manifest.annotations,
+           let data = try? JSONSerialization.data(withJSONObject: annotations, options: [.sortedKeys]) {
+            annotationsJSON = String(decoding: data, as: UTF8.self)
+        }
+        let record = ManifestRecord(digest: digest, mediaType: manifest.mediaType, size: Int64(bytes.count),
+                                    artifactType: manifest.artifactType, subject: manifest.subject?.digest,
+                                    annotationsJSON: annotationsJSON)
+        let previous: Digest?
+        do {
+            previous = try await metadata.putManifest(record, in: repository, blobs: manifest.referencedBlobs.map(\.digest),
+                                                      children: manifest.manifests.map(\.digest), tag: tag, guard: tagGuard)
+        } catch let conflict as MetadataConflict {
+            throw DistributionError(conflict, in: repository)
+        }
+        logger.info("manifest committed", metadata: [
+            "repository": "\(repository)", "digest": "\(digest)", "tag": "\(tag?.value ?? "-")"])
+        events.publish(RegistryEvent(.push, repository: repository,
+                                     target: .manifest(digest, mediaType: record.mediaType, size: record.size), tag: tag))
+        if let tag, previous != digest {
+            events.publish(RegistryEvent(.tagMoved, repository: repository, target: .tag(tag, digest: digest, previous: previous)))
+        }
+        return (record, manifest)
+    }
+
+    /// Deletes a tag, or a manifest with every tag pointing at it; immutable tags refuse both.
+    public func deleteManifest(_ reference: ManifestReference, in repository: RepositoryName) async throws {
+        try ensureDeleteEnabled()
+        do {
+            switch reference {
+            case .tag(let tag):
+                guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard) else {
+                    throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
+                }
+                events.publish(RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest)))
+            case .digest(let digest):
+                guard try await metadata.deleteManifest(digest, in: repository, guard: tagGuard) else {
+                    throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
+                }
+                events.publish(RegistryEvent(.delete, repository: repository, target: .manifest(digest, mediaType: "", size: 0)))
+            }
+        } catch let conflict as MetadataConflict {
+            throw DistributionError(conflict, in: repository)
+        }
+        logger.info("manifest deleted", metadata: ["repository": "\(repository)", "reference": "\(reference)"])
+    }
+}

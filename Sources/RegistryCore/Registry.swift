@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import OCI
+import RegistryMetadata
+import RegistryStorage
+
+/// The registry's operations, independent of HTTP: blobs, uploads, manifests, tags, listings,
+/// deletes and garbage collection, over a `StorageDriver` and a `MetadataStore`.
+///
+/// Domain failures are thrown as `DistributionError` (the spec's codes); the server maps them,
+/// and anything else, to responses in one place. Every change is published as a `RegistryEvent`
+/// once committed.
+public final class Registry: Sendable {
+    public let settings: RegistrySettings
+    public let storage: any StorageDriver
+    public let metadata: any MetadataStore
+    public let events: RegistryEventBus
+    public let logger: Logger
+    let manifestCache = ManifestCache()
+    let hashers = UploadHashers()
+    let pulls = PullRecorder()
+
+    public init(settings: RegistrySettings, storage: any StorageDriver, metadata: any MetadataStore,
+                logger: Logger, events: RegistryEventBus = RegistryEventBus()) {
+        self.settings = settings
+        self.storage = storage
+        self.metadata = metadata
+        self.logger = logger
+        self.events = events
+    }
+
+    /// The embedded shape: blobs on the filesystem under `root`, metadata in SQLite beside them.
+    /// Blocking (creates directories, opens and migrates the database): call it at start-up.
+    public static func onFilesystem(root: String, settings: RegistrySettings, logger: Logger) throws -> Registry {
+        let driver = FilesystemDriver(root: root)
+        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.uploadsDirectory),
+                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.blobsRoot),
+                                                withIntermediateDirectories: true)
+        let metadata = try SQLiteMetadataStore(path: driver.absolute(StorageLayout.metadataDatabase))
+        return Registry(settings: settings, storage: driver, metadata: metadata, logger: logger)
+    }
+
+    static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+
+    /// How long a blob just stored, checked or mounted is safe from sweeps: the grace period, at
+    /// least a second (times are kept in whole seconds).
+    var protectionWindow: Int64 { max(1, Int64(settings.garbageCollection.delay.rounded(.up))) }
+
+    func ensureWritable() throws(DistributionError) {
+        if settings.readOnly {
+            throw DistributionError(.unsupported, "the registry is in read-only mode", status: 405)
+        }
+    }
+
+    func ensureDeleteEnabled() throws(DistributionError) {
+        guard settings.deleteEnabled else {
+            throw DistributionError(.unsupported, "deletes are disabled (storage.delete.enabled)", status: 405)
+        }
+        try ensureWritable()
+    }
+
+    /// The rule protecting a tag from moving or going, described; nil when it may.
+    var tagGuard: TagGuard {
+        let rules = settings.immutableTags
+        return { repository, tag in rules.rule(protecting: tag, in: repository) }
+    }
+}
+
+extension DistributionError {
+    /// The spec's error for a change the metadata store refused.
+    init(_ conflict: MetadataConflict, in repository: RepositoryName) {
+        switch conflict {
+        case .blobUnknown(let digest):
+            self.init(.manifestBlobUnknown, "blob \(digest) is unknown to repository \(repository)", detail: digest.description)
+        case .manifestUnknown(let digest):
+            self.init(.manifestUnknown, "manifest \(digest) is unknown to repository \(repository)", status: 400,
+                      detail: digest.description)
+        case .tagImmutable(let tag, let rule):
+            self.init(.denied, "tag \(tag) of \(repository) is immutable (\(rule))")
+        case .blobBeingRemoved(let digest):
+            self.init(.blobUnknown, "blob \(digest) was just removed by garbage collection; push it again")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import OCI
+import RegistryCore
+import RegistryStorage
+
+/// `HEAD`/`GET`/`DELETE /v2/<name>/blobs/<digest>`.
+///
+/// Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-blobs
+extension Endpoints {
+    func headBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
+        let size = try await core.checkBlob(digest, in: repository)
+        var headers = Self.blobHeaders(digest)
+        if let header = request.headers[.range] {
+            switch ByteRange.parse(header, size: size) {
+            case .whole: break
+            case .partial(let requested):
+                headers[.contentRange] = "bytes \(requested.lowerBound)-\(requested.upperBound - 1)/\(size)"
+                headers[.contentLength] = String(requested.count)
+                return Response(status: .partialContent, headers: headers)
+            case .unsatisfiable: throw RangeNotSatisfiable(size: size)
+            }
+        }
+        headers[.contentLength] = String(size)
+        return Response(status: .ok, headers: headers)
+    }
+
+    func getBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
+        let reader = try await core.openBlob(digest, in: repository)
+        let size = reader.size
+        var headers = Self.blobHeaders(digest)
+        var range = 0..<size
+        var status = HTTPResponse.Status.ok
+        if let header = request.headers[.range] {
+            switch ByteRange.parse(header, size: size) {
+            case .whole: break
+            case .partial(let requested):
+                range = requested
+                status = .partialContent
+                headers[.contentRange] = "bytes \(requested.lowerBound)-\(requested.upperBound - 1)/\(size)"
+            case .unsatisfiable:
+                await reader.close()
+                throw RangeNotSatisfiable(size: size)
+            }
+        }
+        headers[.contentLength] = String(range.count)
+        reader.limit(to: range)
+        return Response(status: status, headers: headers, body: Self.stream(reader, length: Int64(range.count)))
+    }
+
+    private static func blobHeaders(_ digest: Digest) -> HTTPFields {
+        [
+            .dockerContentDigest: digest.description,
+            .contentType: "application/octet-stream",
+            .acceptRanges: "bytes",
+            .eTag: "\"\(digest)\"",
+            .cacheControl: "max-age=31536000",
+        ]
+    }
+
+    /// Streams a reader (closing it afterwards) without ever holding more than one chunk.
+    static func stream(_ reader: any StorageReader, length: Int64) -> ResponseBody {
+        ResponseBody(contentLength: Int(length)) { writer in
+            do {
+                while let chunk = try await reader.next() { try await writer.write(chunk) }
+            } catch {
+                await reader.close()
+                throw error
+            }
+            await reader.close()
+            try await writer.finish(nil)
+        }
+    }
+
+    func deleteBlob(_ digest: Digest, in repository: RepositoryName) async throws -> Response {
+        try await core.deleteBlob(digest, in: repository)
+        return Response(status: .accepted, headers: [.contentLength: "0", .dockerContentDigest: digest.description])
+    }
+}
+
+/// `416` for a `Range` outside the blob, with the blob's size in `Content-Range`.
+struct RangeNotSatisfiable: Error {
+    let size: Int64
+}
+
+/// A single `Range: bytes=...` request (RFC 9110 §14.1.2); multiple ranges are served whole.
+enum ByteRange: Equatable {
+    case whole
+    case partial(Range<Int64>)
+    case unsatisfiable
+
+    static func parse(_ header: String, size: Int64) -> ByteRange {
+        guard header.hasPrefix("bytes=") else { return .whole }
+        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .whole }
+        let first = spec[..<dash]
+        let last = spec[spec.index(after: dash)...]
+        if first.isEmpty {
+            guard let suffix = Int64(last), suffix > 0 else { return .unsatisfiable }
+            return size == 0 ? .unsatisfiable : .partial(max(0, size - suffix)..<size)
+        }
+        guard let start = Int64(first), start >= 0 else { return .whole }
+        guard start < size else { return .unsatisfiable }
+        if last.isEmpty { return .partial(start..<size) }
+        guard let end = Int64(last), end >= start else { return .unsatisfiable }
+        return .partial(start..<min(end + 1, size))
+    }
+}
