@@ -1,6 +1,7 @@
 /// A glob over `/`-separated names: `*` matches any run within one segment, `**` any run across
 /// segments (`team/**` matches `team/a` and `team/a/b`), `?` one character other than `/`.
 ///
+/// The empty glob matches only the empty text (berth-auth's anonymous account).
 /// The one matcher for repository and tag rules (retention, immutable tags) and berth-auth's ACL.
 public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
     public struct ValidationError: Error, CustomStringConvertible {
@@ -19,7 +20,6 @@ public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ source: String) throws(ValidationError) {
         let bytes = Array(source.utf8)
-        guard !bytes.isEmpty else { throw ValidationError(description: "empty glob") }
         var tokens: [Token] = []
         var index = 0
         while index < bytes.count {

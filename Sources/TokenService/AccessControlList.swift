@@ -1,10 +1,12 @@
 import Foundation
+import OCI
 import RegistryAuth
 
 /// berth-auth's `acl`: ordered rules, first match wins; a rule with `actions: []` denies.
 ///
-/// `account`, `name` and `type` match as globs (`*` any run of characters, `?` one), or as regular
-/// expressions when written `/.../`. `${account}` in a pattern expands to the authenticated account
+/// `account`, `name` and `type` match as globs (`GlobPattern`: `*` any run within one `/`-separated
+/// segment, `**` any run across segments, `?` one character), or as regular expressions when
+/// written `/.../`. `${account}` in a pattern expands to the authenticated account
 /// (the empty string for anonymous requests), so `name: "${account}/*"` gives every user a namespace.
 public struct AccessControlList: Sendable {
     public struct Rule: Sendable {
@@ -22,6 +24,8 @@ public struct AccessControlList: Sendable {
             self.source = source
             if source.count >= 2, source.hasPrefix("/"), source.hasSuffix("/") {
                 _ = try NSRegularExpression(pattern: String(source.dropFirst().dropLast()))
+            } else {
+                _ = try GlobPattern(source)
             }
         }
 
@@ -33,26 +37,7 @@ public struct AccessControlList: Sendable {
                 return regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
             }
             let expanded = source.replacingOccurrences(of: "${account}", with: account)
-            return Self.glob(Array(expanded.utf8)[...], Array(value.utf8)[...])
-        }
-
-        /// `*` matches any run (including `/`), `?` one character; everything else literally.
-        static func glob(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
-            var p = pattern.startIndex, t = text.startIndex
-            var star: Int?, mark = text.startIndex
-            while t < text.endIndex {
-                if p < pattern.endIndex, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
-                    p += 1; t += 1
-                } else if p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") {
-                    star = p; mark = t; p += 1
-                } else if let s = star {
-                    p = s + 1; mark += 1; t = mark
-                } else {
-                    return false
-                }
-            }
-            while p < pattern.endIndex, pattern[p] == UInt8(ascii: "*") { p += 1 }
-            return p == pattern.endIndex
+            return (try? GlobPattern(expanded))?.matches(value) ?? false
         }
     }
 

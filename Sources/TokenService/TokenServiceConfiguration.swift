@@ -159,7 +159,7 @@ public struct TokenServiceConfiguration: Sendable {
                         rules.append(.init(account: try pattern("account"), name: try pattern("name"), type: try pattern("type"),
                                            actions: Set(actions.map { "\($0)" })))
                     } catch {
-                        problems.append("acl[\(index)].match: invalid regular expression (\(error))")
+                        problems.append("acl[\(index)].match: invalid pattern (\(error))")
                     }
                 }
             } else {
