@@ -54,12 +54,10 @@ let package = Package(
         ]),
         // Scopes, challenges, htpasswd/bcrypt, JWT verification.
         .target(name: "RegistryAuth", dependencies: [
-            "OCI",
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
         // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
@@ -82,7 +80,9 @@ let package = Package(
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -106,12 +106,11 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
         // Local OCI image layout store (blobs/sha256, index.json), safe across processes.
         .target(name: "ImageStore", dependencies: [
             "RegistryClient",
-            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Layer unpacking into overlay snapshots (libarchive; whiteouts in overlay form, no escapes).
         .target(name: "CLayerArchive", linkerSettings: [.linkedLibrary("archive")]),
@@ -122,7 +121,6 @@ let package = Package(
         // The container engine: snapshots, container records, cgroups, bridge networks, supervision.
         .target(name: "ContainerEngine", dependencies: [
             "ImageStore", "RegistryClient", "CLayerArchive", "CContainerInit", "CLinuxShim",
-            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "berth", dependencies: [
             "RegistryClient", "ImageStore", "ContainerEngine", "berth-init",
@@ -142,9 +140,6 @@ let package = Package(
             "RegistryServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "TokenServiceTests", dependencies: [
-            "TokenService",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ]),
+        .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "RegistryAuth"]),
     ]
 )

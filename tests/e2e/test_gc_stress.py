@@ -633,6 +633,13 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
         # The server keeps whole-second timestamps and rounds towards keeping, so what was
         # stored last may stay up to a second longer than the delay.
         time.sleep(DELAY_SECONDS + TIMESTAMP_GRANULARITY + SLACK_SECONDS)
+        # Fresh garbage that is already past the delay (manifests pushed long ago), so the
+        # command-line sweep has work and races the server's own sweep for it.
+        untagged_now = 0
+        for w in workers:
+            if len(w.tags) >= 2:
+                w.op_delete_tag()
+                untagged_now += 1
         cli = subprocess.run([str(BERTH_BIN), "garbage-collect", "--delete-untagged", str(reg.config_path)],
                              capture_output=True, text=True, timeout=300)
         output = (cli.stdout + cli.stderr).strip()
@@ -640,7 +647,7 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
         last = cli.stdout.strip().splitlines()[-1] if cli.stdout.strip() else ""
         summary = CLI_SUMMARY.search(last)
         assert summary, f"garbage-collect's last line is not the summary: {last!r}\n{output[-2000:]}"
-        print(f"  garbage-collect: {last}")
+        print(f"  garbage-collect (right after deleting {untagged_now} old tags): {last}")
         problems = final_checks(reg, workers)
         assert not problems, "after the load and garbage-collect:\n" + "\n".join(problems) + "\n" + reg.log_tail(40)
 
