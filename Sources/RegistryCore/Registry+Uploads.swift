@@ -228,10 +228,12 @@ extension Registry {
                 try await writer.write(buffer)
                 continue
             }
+            if pending.capacity < Self.writeSize { pending.reserveCapacity(Self.writeSize) }
             pending.writeBuffer(&buffer)
             if pending.readableBytes >= Self.writeSize {
                 try await writer.write(pending)
-                pending = ByteBuffer()
+                // The write has finished with the bytes: the storage is reused, not copied.
+                pending.clear()
             }
         }
         if pending.readableBytes > 0 { try await writer.write(pending) }

@@ -70,6 +70,11 @@ public protocol MetadataStore: Sendable {
     /// Every blob digest with a row (to find orphan files).
     func knownBlobs(among candidates: [Digest]) async throws -> Set<Digest>
 
+    /// Takes the sweep lease for `owner` until `until` (seconds since 1970), when no live sweep
+    /// holds it: free, expired, or held by an owner `isDead` says is gone. Sweeps never overlap.
+    func acquireSweepLease(owner: String, until: Int64, isDead: @escaping @Sendable (String) -> Bool) async throws -> Bool
+    func releaseSweepLease(owner: String) async throws
+
     // MARK: Settings
 
     func setting(_ key: String) async throws -> String?

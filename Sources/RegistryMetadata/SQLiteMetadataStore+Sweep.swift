@@ -106,6 +106,30 @@ extension SQLiteMetadataStore {
         plan.blobs = doomed
     }
 
+    static let sweepLeaseKey = "gc_sweep_lease"
+
+    public func acquireSweepLease(owner: String, until: Int64, isDead: @escaping @Sendable (String) -> Bool) async throws -> Bool {
+        try await write { db in
+            let now = Self.now
+            if let held = try db.statement("SELECT value FROM settings WHERE key = ?").bind(Self.sweepLeaseKey).first({ $0.text(0) }) ?? nil {
+                let parts = held.split(separator: " ")
+                let holder = parts.first.map(String.init) ?? ""
+                let expires = parts.count > 1 ? Int64(parts[1]) ?? 0 : 0
+                if holder != owner && expires >= now && !isDead(holder) { return false }
+            }
+            try db.statement("""
+                INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """).bind(Self.sweepLeaseKey, "\(owner) \(until)").run()
+            return true
+        }
+    }
+
+    public func releaseSweepLease(owner: String) async throws {
+        try await write { db in
+            try db.statement("DELETE FROM settings WHERE key = ? AND value LIKE ?").bind(Self.sweepLeaseKey, "\(owner) %").run()
+        }
+    }
+
     public func pendingBlobRemovals() async throws -> [Digest] {
         try await read { db in
             try db.statement("SELECT digest FROM blob_removals ORDER BY digest").rows { try Digest($0.text(0) ?? "") }

@@ -63,8 +63,8 @@ extension RegistryConfiguration {
                     unknownKeys(map, allowed: ["repositories", "tags"], key: key, tree: &tree)
                     let repositories = globs(map["repositories"], key: "\(key).repositories", tree: &tree)
                     let tags = globs(map["tags"], key: "\(key).tags", tree: &tree)
-                    if repositories.isEmpty { tree.problem("\(key).repositories: required") }
-                    if tags.isEmpty { tree.problem("\(key).tags: required") }
+                    if map["repositories"] == nil { tree.problem("\(key).repositories: required") }
+                    if map["tags"] == nil { tree.problem("\(key).tags: required") }
                     config.immutableTags.append(ImmutableTagRule(repositories: repositories, tags: tags, index: index))
                 }
             } else {
@@ -91,7 +91,7 @@ extension RegistryConfiguration {
         }
         unknownKeys(map, allowed: ["repositories", "keeptags", "deleteuntagged"], key: key, tree: &tree)
         let repositories = globs(map["repositories"], key: "\(key).repositories", tree: &tree)
-        if repositories.isEmpty { tree.problem("\(key).repositories: required") }
+        if map["repositories"] == nil { tree.problem("\(key).repositories: required") }
         var rules: [RetentionPolicy.KeepRule] = []
         if let raw = map["keeptags"] {
             if let list = raw as? [Any] {

@@ -100,6 +100,9 @@ struct Import: AsyncParsableCommand {
         var logger = Logger(label: "berth-registry")
         logger.logLevel = .info
         do {
+            guard FileManager.default.fileExists(atPath: "\(root)/docker/registry/v2/repositories") else {
+                throw MaintenanceError("no docker/registry/v2/repositories directory here")
+            }
             let registry = try Registry.onFilesystem(root: root.isEmpty ? "/" : root, settings: RegistrySettings(), logger: logger)
             let summary = try await DistributionImporter(registry: registry).run()
             print(summary)
@@ -132,7 +135,8 @@ struct GarbageCollect: AsyncParsableCommand {
             logger.logLevel = .warning
             try Self.checkWritable(configuration.rootDirectory)
             let registry = try makeRegistry(configuration: configuration, logger: logger)
-            let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil)
+            let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
+                                                           waitForLease: 120)
             for line in report.lines { print(line) }
             print(report.summary)
         } catch {
@@ -143,17 +147,15 @@ struct GarbageCollect: AsyncParsableCommand {
 
     /// A sweep that cannot write would fail half-way; say why before starting.
     static func checkWritable(_ root: String) throws {
-        let probe = "\(root)/berth/.gc-write-check-\(getpid())"
-        do {
-            try FileManager.default.createDirectory(atPath: "\(root)/berth", withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
-                throw MaintenanceError("cannot write to the storage root \(root)")
-            }
-            try FileManager.default.removeItem(atPath: probe)
-        } catch let error as MaintenanceError {
-            throw error
-        } catch {
-            throw MaintenanceError("cannot write to the storage root \(root): \(error.localizedDescription)")
+        let directory = "\(root)/berth"
+        // Failing here is reported by the probe below, with the system's reason.
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let probe = "\(directory)/.gc-write-check-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw MaintenanceError("cannot write to the storage root \(root): \(String(cString: strerror(errno)))")
         }
+        close(fd)
+        unlink(probe)
     }
 }

@@ -4,10 +4,13 @@ berth only (Distribution 2.8.2 has none of these as an online feature); test_uni
 CNCF Distribution (/usr/bin/docker-registry) itself to make a Distribution storage root.
 
 Sweeps run with `berth-registry garbage-collect [--dry-run] [--delete-untagged] CONFIG` while the
-server serves the same root. Every server here has `storage.maintenance.gc` with `delay: 0s` (or
+server serves the same root. Every server here has `storage.maintenance.gc` with `delay: 0s` (2s or
 30s where the grace period is under test) and `interval: 1h`, so the server's own sweep runs only
-once, at start-up, on an empty root. Images are built from busybox-static (harness) and pushed and
-pulled with skopeo, or pushed by raw HTTP where the test needs exact manifests (indexes, referrers).
+once, at start-up, on an empty root. berth keeps its timestamps in whole seconds and protects a new
+blob for at least one second (two after a HEAD or mount) even with `delay: 0s`: before a sweep on
+such a root, wait_out_protection() waits for those to run out, so results do not depend on timing.
+Images are built from busybox-static (harness) and pushed and pulled with skopeo, or pushed by raw
+HTTP where the test needs exact manifests (indexes, referrers).
 
 After each sweep the storage is checked against itself: every row of the metadata's `blobs` table
 has its file under docker/registry/v2/blobs and every file has its row (same size), and no
@@ -97,15 +100,17 @@ def config_file(workdir: Path, extra: dict) -> Path:
 STARTUP_SWEEP = re.compile(r"\bgc sweep\b")
 
 
-def wait_for_startup_sweep(reg: RegistryProcess, timeout: float = 5.0) -> None:
-    """Give the server's start-up sweep the chance to finish before the test writes anything."""
+def wait_for_startup_sweep(reg: RegistryProcess, timeout: float = 5.0) -> bool:
+    """Give the server's start-up sweep (logged as "gc sweep") the chance to finish before the test
+    writes anything; True when its log line appeared."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = reg.log_path.read_text(errors="replace").rsplit("==== harness: starting", 1)[-1]
         if STARTUP_SWEEP.search(text):
             time.sleep(0.2)
-            return
+            return True
         time.sleep(0.05)
+    return False
 
 
 def start(make_registry, extra: dict) -> RegistryProcess:
@@ -464,14 +469,23 @@ def test_index_children_and_referrers_live_and_die_with_the_index_tag(make_regis
     assert everything <= set(blob_files(root))
     assert_disk_and_metadata_agree(root)
 
-    # Untagged: kept by a plain sweep, all gone with --delete-untagged.
+    # Untagged: kept by a plain sweep; all of it goes with --delete-untagged, or with gc.untagged: true.
     delete_manifest(reg, repo, "multi")
     assert gc(reg.config_path).counts == (0, 0, 0)
     assert manifest_status(reg, repo, index_digest) == 200
     files_before = blob_files(root)
     dry = gc(reg.config_path, "--dry-run", "--delete-untagged")
-    swept = gc(reg.config_path, "--delete-untagged")
-    for sweep in (dry, swept):
+    gc_config = reg.config["storage"]["maintenance"]["gc"]
+    gc_config.update(untagged=True, dryrun=True)            # the config's dryrun: as --dry-run
+    reg.write_config()
+    config_dry = gc(reg.config_path)
+    assert config_dry.dry
+    assert blob_files(root) == files_before
+    gc_config["dryrun"] = False
+    reg.write_config()
+    swept = gc(reg.config_path)                              # untagged: true, no flag
+    assert not swept.dry
+    for sweep in (dry, config_dry, swept):
         assert sweep.manifest_set() == {(repo, d) for d in manifests}
         assert sorted(sweep.blobs) == sorted(everything)
         assert sweep.counts == (len(manifests), len(everything), sum(files_before[d] for d in everything))
@@ -547,6 +561,28 @@ def test_grace_period_protects_uploaded_blobs_until_their_manifest_arrives(make_
     assert_disk_and_metadata_agree(fast.root_dir)
 
 
+def test_head_and_mount_renew_the_grace_period_of_an_old_blob(make_registry, tmp_path):
+    """A client that is told a blob exists (HEAD, or a mount) skips its upload: the blob must then
+    survive sweeps for the grace period although it is older than the delay."""
+    repo = "gc/head"
+    reg = start(make_registry, gc_settings(delay="2s"))
+    config, layer, manifest = small_image("head")
+    untouched = b"nobody asks for this blob\n"
+    for data in (config, layer, untouched):
+        push_blob(reg, repo, data)
+    time.sleep(3.2)                                       # all three are now older than the delay
+    assert raw(reg, "HEAD", f"/v2/{repo}/blobs/{sha256_digest(config)}").status == 200
+    mounted = raw(reg, "POST", f"/v2/gc/other/blobs/uploads/?mount={sha256_digest(layer)}&from={repo}", b"")
+    assert mounted.status == 201, mounted
+    sweep = gc(reg.config_path)
+    assert sweep.blobs == {sha256_digest(untouched): len(untouched)}, sweep.proc.stdout
+    # The client goes on as if it had uploaded them.
+    assert put_manifest(reg, repo, "v1", manifest).status == 201
+    assert gc(reg.config_path).blobs == {}
+    assert raw(reg, "GET", f"/v2/{repo}/blobs/{sha256_digest(layer)}").body == layer
+    assert_disk_and_metadata_agree(reg.root_dir)
+
+
 # ============================================================================= 4. SIGKILL mid-sweep
 
 def test_sweep_killed_mid_way_leaves_consistent_metadata_and_the_next_sweep_finishes(make_registry, tmp_path):
@@ -616,7 +652,7 @@ def test_unimported_distribution_root_is_never_swept(make_registry, tmp_path):
 
         # Served without import: the start-up sweep runs and must not delete anything of Distribution's.
         berth.start()
-        wait_for_startup_sweep(berth, timeout=10)
+        assert wait_for_startup_sweep(berth, timeout=10), f"no start-up sweep logged\n{berth.log_tail()}"
         time.sleep(1.0)
         assert tree_listing(root / "docker") == listing, "the server's sweep touched Distribution's files"
         berth.stop()
