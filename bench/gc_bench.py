@@ -44,7 +44,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from registry_bench import OCI_MANIFEST, Server, alternate, log, wrk  # noqa: E402
+from registry_bench import OCI_MANIFEST, Server, alternate, wrk  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KiB, MiB = 1024, 1024 * 1024
@@ -54,6 +54,13 @@ SWEEP_GOAL_SECONDS = 10.0
 P99_GOAL_RATIO = 1.5
 CLI_SUMMARY = re.compile(r"gc(?: \(dry run\))?: (?:removed|would remove) (\d+) manifests?, (\d+) blobs?, "
                          r"(\d+) bytes?(?: freed)? in ([\d.]+)s")
+
+
+STARTED = time.monotonic()
+
+
+def log(msg):
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def default_bin_dir():
@@ -532,8 +539,10 @@ def main():
                 copy = os.path.join(work, f"root-{name.replace(' ', '-')}")
                 shutil.copytree(root, copy, symlinks=True)
                 servers.append(GCServer(name, binary, work, copy, gc=gc))
+            log("[b] starting both servers")
             for s in servers:
                 s.start()
+            log("[b] started; pushing the images to pull")
             layer_size = 256 * KiB
             images = []
             for s in servers:
@@ -561,6 +570,7 @@ def main():
                                 problems.append(f"{s.name}: wrk socket errors {errors}")
                         for k, v in figures.items():
                             results[s.name].setdefault(k, []).append(v)
+            log("[b] done")
             count, durations, removed = sweep_stats(servers[0].log_text())
             sweep_info = (count, durations, removed)
             for s in servers:
@@ -584,8 +594,10 @@ def main():
                 pass
         raise
     finally:
+        log("stopping the servers")
         for s in servers:
             s.stop()
+        log("removing the temp dir")
         if args.keep:
             log(f"kept {work}")
         else:

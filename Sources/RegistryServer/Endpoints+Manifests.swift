@@ -10,10 +10,9 @@ import RegistryCore
 /// Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-manifests
 extension Endpoints {
     func getManifest(_ reference: ManifestReference, in repository: RepositoryName, request: Request) async throws -> Response {
-        let notModified = request.headers[.ifNoneMatch]
         let isHead = request.method == .head
         let served = try await core.manifest(reference, in: repository, accepted: Self.acceptedMediaTypes(request.headers[values: .accept]),
-                                             includeBytes: !isHead && notModified == nil)
+                                             includeBytes: !isHead)
         let record = served.record
         var headers: HTTPFields = [
             .contentType: record.mediaType,
@@ -22,17 +21,10 @@ extension Endpoints {
             .eTag: "\"\(record.digest)\"",
         ]
         if let subject = record.subject { headers[.ociSubject] = subject.description }
-        if notModified == "\"\(record.digest)\"" {
+        if request.headers[.ifNoneMatch] == "\"\(record.digest)\"" {
             return Response(status: .notModified, headers: headers)
         }
-        if isHead { return Response(status: .ok, headers: headers) }
-        let bytes: ByteBuffer
-        if let served = served.bytes {
-            bytes = served
-        } else {
-            // An If-None-Match that did not match: fetch the bytes after all.
-            bytes = try await core.manifest(.digest(record.digest), in: repository, accepted: nil, includeBytes: true).bytes ?? ByteBuffer()
-        }
+        guard let bytes = served.bytes else { return Response(status: .ok, headers: headers) }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: bytes))
     }
 
