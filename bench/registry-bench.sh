@@ -7,6 +7,8 @@
 # Usage: bench/registry-bench.sh [--no-build] [--quick] [--stat median|best] [--json FILE] [...]
 #   --no-build   use the existing binary (BERTH_BIN, default .build/release/berth-registry)
 #   --quick      64 MiB blobs, 1 repetition, 3 s wrk runs (about a minute)
+#   --baseline BIN  also measure another berth-registry build (say, of the previous commit) in the
+#                   same run, with a berth/baseline column: a change must not make berth slower
 # Needs curl, wrk and docker-registry (scripts/install-deps.sh installs them); takes ~3-4 minutes
 # and about 4 GB in a temp dir that is removed at the end.
 set -euo pipefail

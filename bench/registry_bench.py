@@ -290,6 +290,8 @@ def main():
     parser.add_argument("--berth", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release",
                                                         "berth-registry"))
     parser.add_argument("--distribution", default="/usr/bin/docker-registry")
+    parser.add_argument("--baseline", help="another berth-registry binary (e.g. a build of the previous commit) "
+                                           "measured in the same run: adds a berth/baseline column")
     parser.add_argument("--quick", action="store_true", help="64 MiB blobs, 1 repetition, 3 s wrk runs")
     parser.add_argument("--blob-mib", type=int, help="size of the big blob (default 256, 64 with --quick)")
     parser.add_argument("--reps", type=int, help="repetitions of each transfer (default 3, 1 with --quick)")
@@ -306,6 +308,8 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"registry_bench: {tool} is not installed (scripts/install-deps.sh)")
     binaries = {"berth": os.path.abspath(args.berth), "distribution": args.distribution}
+    if args.baseline:
+        binaries["baseline"] = os.path.abspath(args.baseline)
     for name, path in binaries.items():
         if not os.access(path, os.X_OK):
             sys.exit(f"registry_bench: {name} binary {path} is missing or not executable")
@@ -313,7 +317,7 @@ def main():
     work = tempfile.mkdtemp(prefix="berth-bench-")
     servers = []
     load_before = os.getloadavg()
-    results = {"berth": {}, "distribution": {}}
+    results = {name: {} for name in binaries}
     notes = []
     try:
         log(f"test data in {work} ({blob_mib} MiB blobs, {reps} repetitions)")
@@ -395,6 +399,9 @@ def main():
         b = pick(measure, results["berth"][measure])
         d = pick(measure, results["distribution"][measure])
         table[measure] = {"berth": b, "distribution": d, "ratio": b / d if d else float("inf")}
+        if args.baseline:
+            base = pick(measure, results["baseline"][measure])
+            table[measure].update(baseline=base, baseline_ratio=b / base if base else float("inf"))
 
     load_after = os.getloadavg()
     print(f"\n## berth-registry vs CNCF Distribution 2.8.2\n")
@@ -402,8 +409,9 @@ def main():
           f"wrk -c32 -t2 -d{wrk_seconds}s; "
           f"{os.cpu_count()} cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
           "Ratio = berth / distribution (for lower-is-better rows, below 1 means berth is better).\n")
-    print("| measure | berth | distribution | berth/distribution | goal |")
-    print("|---|---:|---:|---:|---|")
+    extra_head = " baseline | berth/baseline |" if args.baseline else ""
+    print(f"| measure | berth | distribution | berth/distribution | goal |{extra_head}")
+    print("|---|---:|---:|---:|---|" + ("---:|---:|" if args.baseline else ""))
     missed = []
     for measure, row in table.items():
         goal = GOALS.get(measure)
@@ -413,7 +421,8 @@ def main():
             verdict = f"≥{goal:g}x {'met' if ok else 'MISSED'}"
             if not ok:
                 missed.append(measure)
-        print(f"| {measure} | {row['berth']:,.1f} | {row['distribution']:,.1f} | {row['ratio']:.2f}x | {verdict} |")
+        extra = f" {row['baseline']:,.1f} | {row['baseline_ratio']:.2f}x |" if args.baseline else ""
+        print(f"| {measure} | {row['berth']:,.1f} | {row['distribution']:,.1f} | {row['ratio']:.2f}x | {verdict} |{extra}")
     for note in notes:
         print(f"\nnote: {note}")
     if args.json:
