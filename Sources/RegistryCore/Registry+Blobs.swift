@@ -67,7 +67,12 @@ extension Registry {
 
     /// Stores small content (a manifest, the empty JSON config) as a blob, unless it is stored.
     func storeSmallBlob(_ bytes: [UInt8], as digest: Digest) async throws {
-        try await claim(digest, size: Int64(bytes.count))
+        // A blob protected well beyond this request needs no new claim (no write, no fsync): no
+        // sweep can take it before the manifest that references it is recorded.
+        let protectedUntil = try await metadata.blobProtection(digest) ?? 0
+        if protectedUntil < Self.now + Self.minimumRemainingProtection {
+            try await claim(digest, size: Int64(bytes.count))
+        }
         // Looked at only after the claim: from then on no sweep removes the file.
         if try await storage.stat(StorageLayout.blobData(digest)) != nil { return }
         let path = StorageLayout.temporaryFile(UploadID.random())
@@ -82,6 +87,9 @@ extension Registry {
             throw error
         }
     }
+
+    /// Protection left, in seconds, below which a store claims the blob again.
+    static let minimumRemainingProtection: Int64 = 60
 
     /// Records that `digest` is being stored, before its file is placed, so a sweep never deletes
     /// a file a commit is placing: while a sweep is removing the same digest, this waits for it.

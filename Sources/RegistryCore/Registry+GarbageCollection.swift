@@ -77,6 +77,7 @@ extension Registry {
                 untagged || (applyRetention != nil && retention.policy(for: repository)?.deleteUntagged == true)
             },
             retention: applyRetention, dryRun: dryRun))
+        if !dryRun { tagCache.removeAll() }
         if applyRetention != nil { report.tags = plan.tags }
         report.manifests = plan.manifests
         if !dryRun {

@@ -16,7 +16,7 @@ extension Registry {
     /// not accept its type (`accepted` nil: anything). Records the pull of a tag.
     public func manifest(_ reference: ManifestReference, in repository: RepositoryName, accepted: Set<String>?,
                          includeBytes: Bool) async throws -> ServedManifest {
-        guard var record = try await metadata.manifest(reference, in: repository) else {
+        guard var record = try await record(of: reference, in: repository) else {
             throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
         }
         if let accepted, !accepted.contains(record.mediaType) {
@@ -35,6 +35,16 @@ extension Registry {
         events.publish(RegistryEvent(.pull, repository: repository,
                                      target: .manifest(record.digest, mediaType: record.mediaType, size: record.size), tag: tag))
         return ServedManifest(record: record, bytes: bytes)
+    }
+
+    /// The manifest a reference names; tags through the tag cache.
+    private func record(of reference: ManifestReference, in repository: RepositoryName) async throws -> ManifestRecord? {
+        guard case .tag(let tag) = reference else { return try await metadata.manifest(reference, in: repository) }
+        if let cached = tagCache[tag, in: repository] { return cached }
+        let generation = tagCache.currentGeneration
+        let record = try await metadata.manifest(reference, in: repository)
+        if let record { tagCache.insert(record, for: tag, in: repository, readAt: generation) }
+        return record
     }
 
     /// What Distribution serves a client that does not accept the stored type: for an index, its
@@ -108,6 +118,8 @@ extension Registry {
                                     artifactType: manifest.artifactType, subject: manifest.subject?.digest,
                                     annotationsJSON: annotationsJSON)
         let previous: Digest?
+        if let tag { tagCache.remove(tag, in: repository) }
+        defer { if let tag { tagCache.remove(tag, in: repository) } }
         do {
             previous = try await metadata.putManifest(record, in: repository, blobs: manifest.referencedBlobs.map(\.digest),
                                                       children: manifest.manifests.map(\.digest), tag: tag, guard: tagGuard)
@@ -130,11 +142,14 @@ extension Registry {
         do {
             switch reference {
             case .tag(let tag):
+                tagCache.remove(tag, in: repository)
+                defer { tagCache.remove(tag, in: repository) }
                 guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard) else {
                     throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
                 }
                 events.publish(RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest)))
             case .digest(let digest):
+                defer { tagCache.remove(pointingAt: digest, in: repository) }
                 guard try await metadata.deleteManifest(digest, in: repository, guard: tagGuard) else {
                     throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
                 }

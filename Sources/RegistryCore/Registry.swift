@@ -19,6 +19,7 @@ public final class Registry: Sendable {
     let manifestCache = ManifestCache()
     let hashers = UploadHashers()
     let pulls = PullRecorder()
+    let tagCache = TagCache()
 
     public init(settings: RegistrySettings, storage: any StorageDriver, metadata: any MetadataStore,
                 logger: Logger, events: RegistryEventBus = RegistryEventBus()) {

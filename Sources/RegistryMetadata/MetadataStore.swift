@@ -15,6 +15,8 @@ public protocol MetadataStore: Sendable {
     func claimBlob(_ digest: Digest, size: Int64, protectedUntil: Int64) async throws
     /// Links a stored (claimed) blob to a repository; removes the upload session `upload` if given.
     func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws
+    /// Until when a stored blob is protected from sweeps; nil when it has no row.
+    func blobProtection(_ digest: Digest) async throws -> Int64?
     /// The blob as linked to the repository; nil when it is not.
     func blobLink(_ digest: Digest, in repository: RepositoryName) async throws -> BlobLink?
     /// Extends a blob's protection to `until`; false when the blob is no longer known.

@@ -113,6 +113,12 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         }
     }
 
+    public func blobProtection(_ digest: Digest) async throws -> Int64? {
+        try await read { db in
+            try db.statement("SELECT protected_until FROM blobs WHERE digest = ?").bind(digest.description).first { $0.int(0) }
+        }
+    }
+
     public func blobLink(_ digest: Digest, in repository: RepositoryName) async throws -> BlobLink? {
         try await read { db in
             try db.statement("""
