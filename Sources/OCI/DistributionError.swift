@@ -20,6 +20,8 @@ public struct DistributionError: Error, Sendable, Equatable, CustomStringConvert
         case unsupported = "UNSUPPORTED"
         case tooManyRequests = "TOOMANYREQUESTS"
         case rangeInvalid = "RANGE_INVALID"
+        /// Not in the spec's table; Distribution's answer to an invalid tag (`?tag=` on a push).
+        case tagInvalid = "TAG_INVALID"
 
         public var defaultStatus: Int {
             switch self {

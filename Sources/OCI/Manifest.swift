@@ -22,13 +22,6 @@ public struct Manifest: Sendable {
     public let artifactType: String?
     public let annotations: [String: String]?
 
-    /// Blobs this manifest needs in the repository (config and distributable layers).
-    public var referencedBlobs: [Descriptor] {
-        var blobs = config.map { [$0] } ?? []
-        blobs += layers.filter { !MediaType.isNonDistributable($0.mediaType) }
-        return blobs
-    }
-
     private struct Wire: Decodable {
         var schemaVersion: Int?
         var mediaType: String?

@@ -13,16 +13,16 @@ public enum MediaType {
     public static let dockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
     public static let dockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json"
     public static let json = "application/json"
+    public static let ociLayer = "application/vnd.oci.image.layer.v1.tar"
+    public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let ociLayerNondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar"
+    public static let ociLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+    public static let dockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
     /// Manifest kinds a registry stores and serves.
     public static let manifestTypes: Set<String> = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
     /// Media types whose content lists other manifests rather than blobs.
     public static let indexTypes: Set<String> = [ociIndex, dockerManifestList]
-
-    /// Layers that are not distributed by the registry (their blobs may legitimately be absent).
-    public static func isNonDistributable(_ mediaType: String) -> Bool {
-        mediaType.contains(".nondistributable.") || mediaType.contains(".foreign.")
-    }
 }
 
 /// The well-known empty JSON descriptor `{}` that artifacts use as their config.

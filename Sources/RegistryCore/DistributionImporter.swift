@@ -69,13 +69,12 @@ public struct DistributionImporter {
         for (digest, manifest, size) in manifests {
             do {
                 try await metadata.putManifest(Self.record(digest, manifest, size: size), in: repository,
-                                               blobs: manifest.referencedBlobs.map(\.digest),
-                                               children: manifest.manifests.map(\.digest), tag: nil, guard: { _, _ in nil })
+                                               references: try registry.references(of: manifest), tags: [], guard: { _, _ in nil })
                 imported.insert(digest)
                 summary.manifests += 1
-            } catch let conflict as MetadataConflict {
-                logger.warning("skipping manifest with missing references", metadata: [
-                    "repository": "\(repository)", "digest": "\(digest)", "reason": "\(conflict)"])
+            } catch where error is MetadataConflict || error is DistributionError {
+                logger.warning("skipping manifest the registry would refuse", metadata: [
+                    "repository": "\(repository)", "digest": "\(digest)", "reason": "\(error)"])
                 summary.skipped += 1
             }
         }
@@ -88,7 +87,7 @@ public struct DistributionImporter {
                 continue
             }
             try await metadata.putManifest(Self.record(digest, manifest, size: size), in: repository,
-                                           blobs: [], children: [], tag: tag, guard: { _, _ in nil })
+                                           references: ManifestReferences(), tags: [tag], guard: { _, _ in nil })
             summary.tags += 1
         }
     }

@@ -77,32 +77,39 @@ extension Registry {
         return buffer
     }
 
-    /// Stores a pushed manifest (and its tag). Its references are checked in the transaction that
-    /// records it: `MANIFEST_BLOB_UNKNOWN` for a missing blob, `MANIFEST_UNKNOWN` for a missing
-    /// child, `DENIED` for an immutable tag it would move.
+    /// Stores a pushed manifest and its tags: the reference's, if it is a tag, and `tags` (the
+    /// spec's `?tag=` on a push by digest), all in one transaction that also checks its
+    /// references: `MANIFEST_BLOB_UNKNOWN` for a missing blob, `MANIFEST_UNKNOWN` for a missing
+    /// child, `DENIED` when an immutable tag would move (then no tag is recorded at all).
     public func putManifest(_ reference: ManifestReference, in repository: RepositoryName, bytes: [UInt8],
-                            contentType: String?) async throws -> (ManifestRecord, Manifest) {
+                            contentType: String?, tags extraTags: [Tag] = []) async throws -> (ManifestRecord, Manifest) {
         try ensureWritable()
         let manifest = try Manifest(bytes: bytes, contentType: contentType)
         let digest: Digest
-        if case .digest(let expected) = reference {
+        var tags: [Tag] = []
+        switch reference {
+        case .digest(let expected):
             digest = DigestHasher.digest(of: bytes, algorithm: expected.algorithm)
             guard digest == expected else {
                 throw DistributionError(.digestInvalid, "manifest digest \(digest) does not match \(expected)")
             }
-        } else {
+        case .tag(let tag):
             digest = DigestHasher.digest(of: bytes)
+            tags = [tag]
         }
-        var tag: Tag?
-        if case .tag(let name) = reference {
-            tag = name
-            // Refuse early, before anything is stored; the transaction checks again.
-            if let rule = tagGuard(repository, name), let current = try await metadata.manifest(reference, in: repository),
+        for tag in extraTags where !tags.contains(tag) { tags.append(tag) }
+        guard tags.count <= settings.maximumTagsPerPush else {
+            throw DistributionError(.tagInvalid, "at most \(settings.maximumTagsPerPush) tags per push", status: 414)
+        }
+        let references = try self.references(of: manifest)
+        // Refuse early, before anything is stored; the transaction checks again.
+        for tag in tags {
+            if let rule = tagGuard(repository, tag), let current = try await metadata.manifest(.tag(tag), in: repository),
                current.digest != digest {
-                throw DistributionError(.tagImmutable(name, rule: rule), in: repository)
+                throw DistributionError(.tagImmutable(tag, rule: rule), in: repository)
             }
         }
-        if manifest.referencedBlobs.contains(where: { $0.digest == EmptyJSON.digest }),
+        if references.requiredBlobs.contains(EmptyJSON.digest),
            try await metadata.blobLink(EmptyJSON.digest, in: repository) == nil {
             // The empty JSON config of artifacts is created on demand.
             try await storeSmallBlob(EmptyJSON.bytes, as: EmptyJSON.digest)
@@ -117,23 +124,31 @@ extension Registry {
         let record = ManifestRecord(digest: digest, mediaType: manifest.mediaType, size: Int64(bytes.count),
                                     artifactType: manifest.artifactType, subject: manifest.subject?.digest,
                                     annotationsJSON: annotationsJSON)
-        let previous: Digest?
-        if let tag { tagCache.remove(tag, in: repository) }
-        defer { if let tag { tagCache.remove(tag, in: repository) } }
+        let previous: [Tag: Digest]
+        for tag in tags { tagCache.remove(tag, in: repository) }
+        defer { for tag in tags { tagCache.remove(tag, in: repository) } }
         do {
-            previous = try await metadata.putManifest(record, in: repository, blobs: manifest.referencedBlobs.map(\.digest),
-                                                      children: manifest.manifests.map(\.digest), tag: tag, guard: tagGuard)
+            previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags, guard: tagGuard)
         } catch let conflict as MetadataConflict {
             throw DistributionError(conflict, in: repository)
         }
         logger.info("manifest committed", metadata: [
-            "repository": "\(repository)", "digest": "\(digest)", "tag": "\(tag?.value ?? "-")"])
+            "repository": "\(repository)", "digest": "\(digest)", "tags": "\(tags.map(\.value).joined(separator: ","))"])
         events.publish(RegistryEvent(.push, repository: repository,
-                                     target: .manifest(digest, mediaType: record.mediaType, size: record.size), tag: tag))
-        if let tag, previous != digest {
-            events.publish(RegistryEvent(.tagMoved, repository: repository, target: .tag(tag, digest: digest, previous: previous)))
+                                     target: .manifest(digest, mediaType: record.mediaType, size: record.size), tag: tags.first))
+        for tag in tags where previous[tag] != digest {
+            events.publish(RegistryEvent(.tagMoved, repository: repository, target: .tag(tag, digest: digest, previous: previous[tag])))
         }
         return (record, manifest)
+    }
+
+    /// What a manifest references, and what of it the validation rules require to be present.
+    func references(of manifest: Manifest) throws(DistributionError) -> ManifestReferences {
+        let validation = settings.validation
+        let blobs = (manifest.config.map { [$0] } ?? []) + manifest.layers
+        return ManifestReferences(blobs: blobs.map(\.digest), requiredBlobs: try validation.requiredBlobs(of: manifest),
+                                  children: manifest.manifests.map(\.digest),
+                                  requiredChildren: validation.requiredChildren(of: manifest))
     }
 
     /// Deletes a tag, or a manifest with every tag pointing at it; immutable tags refuse both.

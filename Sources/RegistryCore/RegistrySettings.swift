@@ -9,6 +9,9 @@ public struct RegistrySettings: Sendable {
     public var garbageCollection = GarbageCollectionSettings()
     public var retention = RetentionSettings()
     public var immutableTags: [ImmutableTagRule] = []
+    public var validation = ManifestValidation()
+    /// Tags one push by digest may carry (`?tag=`); more are refused with 414.
+    public var maximumTagsPerPush = 100
 
     public init() {}
 }

@@ -10,7 +10,7 @@ import RegistryMetadata
 /// all of them when it has no criteria.
 public struct RetentionPolicy: Sendable {
     public struct KeepRule: Sendable {
-        public var patterns: [Regex] = []
+        public var patterns: [RegularExpression] = []
         public var mostRecentlyPushedCount: Int?
         public var mostRecentlyPulledCount: Int?
         /// Seconds.
@@ -21,21 +21,6 @@ public struct RetentionPolicy: Sendable {
 
         var hasCriteria: Bool {
             mostRecentlyPushedCount != nil || mostRecentlyPulledCount != nil || pushedWithin != nil || pulledWithin != nil
-        }
-    }
-
-    /// A compiled regular expression with its source, matched anywhere in the tag (like Go's).
-    public struct Regex: @unchecked Sendable {
-        public let source: String
-        let expression: NSRegularExpression
-
-        public init(_ source: String) throws {
-            self.source = source
-            self.expression = try NSRegularExpression(pattern: source)
-        }
-
-        func matches(_ text: String) -> Bool {
-            expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
         }
     }
 

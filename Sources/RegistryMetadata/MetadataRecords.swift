@@ -65,6 +65,25 @@ public struct TagRecord: Sendable, Equatable {
     }
 }
 
+/// What a manifest references, and which of it must already be in the repository.
+public struct ManifestReferences: Sendable, Equatable {
+    /// Config and layers, recorded so that garbage collection keeps them.
+    public var blobs: [Digest]
+    /// Those of `blobs` that must be linked to the repository.
+    public var requiredBlobs: [Digest]
+    /// Child manifests of an index, recorded whether present or not (a sparse index).
+    public var children: [Digest]
+    /// Those of `children` that must be in the repository.
+    public var requiredChildren: [Digest]
+
+    public init(blobs: [Digest] = [], requiredBlobs: [Digest]? = nil, children: [Digest] = [], requiredChildren: [Digest]? = nil) {
+        self.blobs = blobs
+        self.requiredBlobs = requiredBlobs ?? blobs
+        self.children = children
+        self.requiredChildren = requiredChildren ?? children
+    }
+}
+
 /// A change the store refused because of what it found inside the transaction.
 public enum MetadataConflict: Error, Equatable {
     /// A blob the manifest references is not linked to the repository (or is being removed).

@@ -30,12 +30,12 @@ public protocol MetadataStore: Sendable {
 
     // MARK: Manifests and tags
 
-    /// Records a manifest, its references and optionally a tag pointing at it, in one transaction
-    /// that first checks every blob is linked to the repository and every child manifest is in it,
-    /// and that the tag may move (`guard`). Returns the digest the tag pointed at before, if any.
+    /// Records a manifest, its references and the tags pointing at it, in one transaction that
+    /// first checks every required blob is linked to the repository, every required child manifest
+    /// is in it, and that each tag may move (`guard`). Returns what each tag pointed at before.
     @discardableResult
-    func putManifest(_ record: ManifestRecord, in repository: RepositoryName, blobs: [Digest],
-                     children: [Digest], tag: Tag?, guard: @escaping TagGuard) async throws -> Digest?
+    func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
+                     tags: [Tag], guard: @escaping TagGuard) async throws -> [Tag: Digest]
     func manifest(_ reference: ManifestReference, in repository: RepositoryName) async throws -> ManifestRecord?
     /// Deletes a manifest and every tag pointing at it unless `guard` protects one; false when unknown.
     func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Bool

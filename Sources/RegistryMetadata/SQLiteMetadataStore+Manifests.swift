@@ -2,8 +2,8 @@ import OCI
 
 extension SQLiteMetadataStore {
     @discardableResult
-    public func putManifest(_ record: ManifestRecord, in repository: RepositoryName, blobs: [Digest],
-                            children: [Digest], tag: Tag?, guard tagGuard: @escaping TagGuard) async throws -> Digest? {
+    public func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
+                            tags: [Tag], guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
         try await write { db in
             let id = try self.ensureRepository(repository, in: db)
             let digest = record.digest.description
@@ -11,20 +11,21 @@ extension SQLiteMetadataStore {
             // removing a blob commits either before (the check fails) or after (it sees the
             // reference). PostgreSQL: `FOR SHARE` on the rows read here.
             let linked = try db.statement("SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?")
-            for blob in blobs where !(try linked.bind(id, blob.description).first { _ in true } ?? false) {
+            for blob in references.requiredBlobs where !(try linked.bind(id, blob.description).first { _ in true } ?? false) {
                 throw MetadataConflict.blobUnknown(blob)
             }
             let present = try db.statement("SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?")
-            for child in children where !(try present.bind(id, child.description).first { _ in true } ?? false) {
+            for child in references.requiredChildren where !(try present.bind(id, child.description).first { _ in true } ?? false) {
                 throw MetadataConflict.manifestUnknown(child)
             }
-            var previous: Digest?
-            if let tag {
-                previous = try db.statement("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
-                    .bind(id, tag.value).first { try Digest($0.text(0) ?? "") }
-                if let previous, previous != record.digest, let rule = tagGuard(repository, tag) {
+            var previous: [Tag: Digest] = [:]
+            let current = try db.statement("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
+            for tag in tags {
+                guard let digest = try current.bind(id, tag.value).first({ try Digest($0.text(0) ?? "") }) else { continue }
+                if digest != record.digest, let rule = tagGuard(repository, tag) {
                     throw MetadataConflict.tagImmutable(tag, rule: rule)
                 }
+                previous[tag] = digest
             }
             try db.statement("""
                 INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
@@ -38,14 +39,13 @@ extension SQLiteMetadataStore {
             let reference = try db.statement("""
                 INSERT OR IGNORE INTO manifest_references (repository_id, parent, child, is_manifest) VALUES (?, ?, ?, ?)
                 """)
-            for blob in blobs { try reference.bind(id, digest, blob.description, 0).run() }
-            for child in children { try reference.bind(id, digest, child.description, 1).run() }
-            if let tag {
-                try db.statement("""
-                    INSERT INTO tags (repository_id, name, digest, pushed_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, pushed_at = excluded.pushed_at
-                    """).bind(id, tag.value, digest, Self.now).run()
-            }
+            for blob in references.blobs { try reference.bind(id, digest, blob.description, 0).run() }
+            for child in references.children { try reference.bind(id, digest, child.description, 1).run() }
+            let upsertTag = try db.statement("""
+                INSERT INTO tags (repository_id, name, digest, pushed_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, pushed_at = excluded.pushed_at
+                """)
+            for tag in tags { try upsertTag.bind(id, tag.value, digest, Self.now).run() }
             return previous
         }
     }

@@ -37,17 +37,37 @@ extension Endpoints {
         return Set(types)
     }
 
+    /// `PUT`, also by digest with `?tag=A&tag=B` (every accepted tag echoed in an `OCI-Tag` header).
     func putManifest(_ reference: ManifestReference, in repository: RepositoryName, request: Request) async throws -> Response {
+        let tags = try Self.queryTags(request, limit: core.settings.maximumTagsPerPush)
         let bytes = try await Self.collect(request.body, limit: Manifest.maximumSize)
         let (record, manifest) = try await core.putManifest(reference, in: repository, bytes: bytes,
-                                                            contentType: request.headers[.contentType])
+                                                            contentType: request.headers[.contentType], tags: tags)
         var headers: HTTPFields = [
             .location: location("/v2/\(repository)/manifests/\(record.digest)"),
             .dockerContentDigest: record.digest.description,
             .contentLength: "0",
         ]
         if let subject = manifest.subject { headers[.ociSubject] = subject.digest.description }
+        for tag in tags { headers.append(HTTPField(name: .ociTag, value: tag.value)) }
         return Response(status: .created, headers: headers)
+    }
+
+    /// The `tag` query parameters: all valid (`400 TAG_INVALID` otherwise) and at most `limit`
+    /// (`414`), so a refused request records nothing.
+    static func queryTags(_ request: Request, limit: Int) throws -> [Tag] {
+        let values = request.uri.queryParameters[values: "tag"]
+        guard values.count <= limit else {
+            throw DistributionError(.tagInvalid, "at most \(limit) tags per push, got \(values.count)", status: 414)
+        }
+        var tags: [Tag] = []
+        for value in values {
+            guard let tag = try? Tag(value) else {
+                throw DistributionError(.tagInvalid, "invalid tag \"\(value.prefix(200))\"", detail: String(value.prefix(200)))
+            }
+            if !tags.contains(tag) { tags.append(tag) }
+        }
+        return tags
     }
 
     func deleteManifest(_ reference: ManifestReference, in repository: RepositoryName) async throws -> Response {

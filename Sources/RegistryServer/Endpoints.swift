@@ -36,6 +36,7 @@ extension HTTPField.Name {
     static let dockerUploadUUID = Self("Docker-Upload-UUID")!
     static let dockerDistributionAPIVersion = Self("Docker-Distribution-API-Version")!
     static let ociSubject = Self("OCI-Subject")!
+    static let ociTag = Self("OCI-Tag")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
     static let link = Self("Link")!
 }

@@ -81,6 +81,7 @@ extension RegistryConfiguration {
         settings.garbageCollection = garbageCollection
         settings.retention = retention
         settings.immutableTags = immutableTags
+        settings.validation = validation
         return settings
     }
 
@@ -119,7 +120,7 @@ extension RegistryConfiguration {
         var rule = RetentionPolicy.KeepRule()
         for (index, source) in strings(map["patterns"], key: "\(key).patterns", tree: &tree).enumerated() {
             do {
-                rule.patterns.append(try RetentionPolicy.Regex(source))
+                rule.patterns.append(try RegularExpression(source))
             } catch {
                 tree.problem("\(key).patterns[\(index)]: invalid regular expression")
             }

@@ -57,6 +57,7 @@ public struct RegistryConfiguration: Sendable {
     public var garbageCollection = GarbageCollectionSettings()
     public var retention = RetentionSettings()
     public var immutableTags: [ImmutableTagRule] = []
+    public var validation = ManifestValidation()
     /// Non-fatal remarks (unknown keys, ignored settings) to log at start-up.
     public var warnings: [String] = []
 
@@ -86,6 +87,8 @@ public struct RegistryConfiguration: Sendable {
         "storage.maintenance.gc.enabled", "storage.maintenance.gc.interval", "storage.maintenance.gc.delay",
         "storage.maintenance.gc.untagged", "storage.maintenance.gc.dryrun",
         "storage.maintenance.retention.dryrun", "storage.maintenance.retention.policies", "immutabletags",
+        "validation.enabled", "validation.disabled", "validation.manifests.urls.allow", "validation.manifests.urls.deny",
+        "validation.manifests.indexes.platforms", "validation.manifests.indexes.platformlist",
         "storage.cache.blobdescriptor", "storage.redirect.disable",
         "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
@@ -96,14 +99,15 @@ public struct RegistryConfiguration: Sendable {
     ]
 
     /// Keys Distribution knows that berth accepts but does not act on.
-    static let ignoredKeys: [String] = ["notifications", "redis", "health", "validation", "compatibility", "reporting",
+    static let ignoredKeys: [String] = ["notifications", "redis", "health", "compatibility", "reporting",
                                         "log.hooks", "http.debug", "http.letsencrypt"]
 
     /// Parses YAML text with the environment's overrides; throws every problem with its key path.
     public static func parse(yaml: String, environment: [String: String], baseDirectory: String? = nil) throws -> RegistryConfiguration {
         var tree = try ConfigurationTree(yaml: yaml, environment: environment, knownKeys: knownKeys)
         var config = RegistryConfiguration()
-        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + ["http.headers", "log.fields", "storage.maintenance.retention.policies", "immutabletags"])
+        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + ["http.headers", "log.fields", "storage.maintenance.retention.policies", "immutabletags",
+                                                                   "validation.manifests.indexes.platformlist"])
 
         if let version = tree.string("version"), version != "0.1" {
             tree.problem("version: unsupported configuration version \"\(version)\" (expected 0.1)")
@@ -141,6 +145,7 @@ public struct RegistryConfiguration: Sendable {
             tree.problem("storage.maintenance.uploadpurging.interval: must be positive")
         }
         parseMaintenance(&tree, into: &config)
+        parseValidation(&tree, into: &config)
 
         // HTTP.
         let addr = tree.string("http.addr", default: ":5000") ?? ":5000"

@@ -16,7 +16,7 @@ import Testing
 
     @Test func aTagIsKeptWhenAnyRuleKeepsIt() throws {
         var patterns = RetentionPolicy.KeepRule()
-        patterns.patterns = [try .init("^v[0-9]+\\."), try .init("^latest$")]
+        patterns.patterns = [try RegularExpression("^v[0-9]+\\."), try RegularExpression("^latest$")]
         var recent = RetentionPolicy.KeepRule()
         recent.mostRecentlyPushedCount = 1
         let all = try tags([("v1.0", 10, nil), ("latest", 20, nil), ("old1", 30, nil), ("old2", 40, nil), ("xv1.0", 5, nil)])
@@ -39,7 +39,7 @@ import Testing
 
     @Test func criteriaApplyOnlyToTagsMatchingTheRulesPatterns() throws {
         var rule = RetentionPolicy.KeepRule()
-        rule.patterns = [try .init("^release-")]
+        rule.patterns = [try RegularExpression("^release-")]
         rule.mostRecentlyPushedCount = 1
         let all = try tags([("release-1", 10, nil), ("release-2", 20, nil), ("dev", 30, nil)])
         #expect(Set(try policy([rule]).tagsToRemove(all, now: 100).map(\.value)) == ["release-1", "dev"])

@@ -30,8 +30,9 @@ import Testing
     func put(_ name: String, blobs: [String] = [], children: [String] = [], tag: String? = nil,
              subject: Digest? = nil) async throws {
         try await store.claimBlob(digest(name), size: 1, protectedUntil: 0)
-        try await store.putManifest(manifest(name, subject: subject), in: repo, blobs: blobs.map(digest),
-                                    children: children.map(digest), tag: try tag.map { try Tag($0) }, guard: Self.noGuard)
+        try await store.putManifest(manifest(name, subject: subject), in: repo,
+                                    references: ManifestReferences(blobs: blobs.map(digest), children: children.map(digest)),
+                                    tags: try tag.map { [try Tag($0)] } ?? [], guard: Self.noGuard)
     }
 
     func sweep(untagged: Bool, now: Int64 = Int64(Date().timeIntervalSince1970) + 10, dryRun: Bool = false) async throws -> SweepPlan {
@@ -59,10 +60,10 @@ import Testing
         try await put("m1", tag: "v1")
         try await store.claimBlob(digest("m2"), size: 1, protectedUntil: 0)
         await #expect(throws: MetadataConflict.tagImmutable(try Tag("v1"), rule: "rule")) {
-            try await store.putManifest(manifest("m2"), in: repo, blobs: [], children: [], tag: try Tag("v1"), guard: guarded)
+            try await store.putManifest(manifest("m2"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], guard: guarded)
         }
         // The same manifest again is no move.
-        try await store.putManifest(manifest("m1"), in: repo, blobs: [], children: [], tag: try Tag("v1"), guard: guarded)
+        try await store.putManifest(manifest("m1"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], guard: guarded)
         await #expect(throws: MetadataConflict.self) { _ = try await store.deleteTag(try Tag("v1"), in: repo, guard: guarded) }
         await #expect(throws: MetadataConflict.self) { _ = try await store.deleteManifest(digest("m1"), in: repo, guard: guarded) }
         #expect(try await store.manifest(.tag(try Tag("v1")), in: repo)?.digest == digest("m1"))
@@ -86,7 +87,7 @@ import Testing
             try await store.claimBlob(digest(name), size: 1, protectedUntil: 0)
             try await store.putManifest(ManifestRecord(digest: digest(name), mediaType: MediaType.ociManifest, size: 1,
                                                        artifactType: type, subject: subject),
-                                        in: repo, blobs: [], children: [], tag: nil, guard: Self.noGuard)
+                                        in: repo, references: ManifestReferences(), tags: [], guard: Self.noGuard)
         }
         #expect(try await store.referrers(of: subject, in: repo, artifactType: nil).count == 2)
         let sboms = try await store.referrers(of: subject, in: repo, artifactType: "application/x-sbom")
