@@ -21,8 +21,10 @@ extension Registry {
 
     /// Runs one sweep. `dryRun` and `deleteUntagged` override the configuration when given.
     /// Throws `MaintenanceError` when another sweep holds the lease (wait up to `waitForLease`).
+    /// Orphan files are looked for on a process's first sweep, after an interrupted one, every
+    /// `OrphanScanSchedule.interval`, and always when `forceOrphanScan` (`garbage-collect`).
     public func collectGarbage(dryRun: Bool? = nil, deleteUntagged: Bool? = nil,
-                               waitForLease: TimeInterval = 0) async throws -> SweepReport {
+                               waitForLease: TimeInterval = 0, forceOrphanScan: Bool = false) async throws -> SweepReport {
         let owner = SweepLeaseOwner.current
         let deadline = Date().addingTimeInterval(waitForLease)
         while !(try await metadata.acquireSweepLease(owner: owner, until: Self.now + Self.sweepLeaseSeconds,
@@ -31,7 +33,7 @@ extension Registry {
             try await Task.sleep(for: .milliseconds(200))
         }
         do {
-            let report = try await sweep(dryRun: dryRun, deleteUntagged: deleteUntagged)
+            let report = try await sweep(dryRun: dryRun, deleteUntagged: deleteUntagged, forceOrphanScan: forceOrphanScan)
             try await metadata.releaseSweepLease(owner: owner)
             return report
         } catch {
@@ -40,7 +42,7 @@ extension Registry {
         }
     }
 
-    private func sweep(dryRun: Bool?, deleteUntagged: Bool?) async throws -> SweepReport {
+    private func sweep(dryRun: Bool?, deleteUntagged: Bool?, forceOrphanScan: Bool) async throws -> SweepReport {
         let started = Date()
         let gc = settings.garbageCollection
         let retention = settings.retention
@@ -81,19 +83,15 @@ extension Registry {
         if applyRetention != nil { report.tags = plan.tags }
         report.manifests = plan.manifests
         if !dryRun {
-            var removed: [Digest] = []
-            for blob in plan.blobs {
-                try await removeBlobFile(blob.digest, failpoint: failpoint)
-                removed.append(blob.digest)
-                if removed.count >= 256 {
-                    try await metadata.finishBlobRemovals(removed)
-                    removed.removeAll()
-                }
+            for batch in stride(from: 0, to: plan.blobs.count, by: Self.removalBatch).map({ plan.blobs[$0..<min($0 + Self.removalBatch, plan.blobs.count)] }) {
+                try await removeBlobFiles(batch.map(\.digest), failpoint: failpoint)
+                try await metadata.finishBlobRemovals(batch.map(\.digest))
             }
-            try await metadata.finishBlobRemovals(removed)
         }
         report.blobs += plan.blobs
-        report.blobs += try await removeOrphans(olderThan: cutoff, dryRun: dryRun, failpoint: failpoint)
+        if orphanScans.isDue(force: forceOrphanScan || report.blobs.count > plan.blobs.count) {
+            report.blobs += try await removeOrphans(olderThan: cutoff, dryRun: dryRun, failpoint: failpoint)
+        }
         report.duration = Date().timeIntervalSince(started)
 
         if !dryRun { publishRemovals(report) }
@@ -112,11 +110,23 @@ extension Registry {
         }
     }
 
+    /// Blobs whose files are deleted per storage call (and whose marks are cleared per transaction).
+    static let removalBatch = 256
+
     /// Deletes one blob's directory (its `data` file and the directory itself, never the levels
     /// above, which a commit may be creating a directory in).
     private func removeBlobFile(_ digest: Digest, failpoint: GarbageCollectionFailpoint) async throws {
         try await storage.delete(StorageLayout.blobDirectory(digest))
         failpoint.deleted()
+    }
+
+    /// Deletes blobs' directories in one storage call (one at a time while a failpoint counts).
+    private func removeBlobFiles(_ digests: [Digest], failpoint: GarbageCollectionFailpoint) async throws {
+        guard !failpoint.isArmed else {
+            for digest in digests { try await removeBlobFile(digest, failpoint: failpoint) }
+            return
+        }
+        try await storage.delete(digests.map(StorageLayout.blobDirectory))
     }
 
     /// Blob files with no row and no removal mark, older than the cutoff: left by a crash or
@@ -143,9 +153,7 @@ extension Registry {
         guard !dryRun, !orphans.isEmpty else { return orphans }
         let marked = Set(try await metadata.markOrphans(orphans.map(\.digest)))
         orphans = orphans.filter { marked.contains($0.digest) }
-        for orphan in orphans {
-            try await removeBlobFile(orphan.digest, failpoint: failpoint)
-        }
+        try await removeBlobFiles(orphans.map(\.digest), failpoint: failpoint)
         try await metadata.finishBlobRemovals(orphans.map(\.digest))
         return orphans
     }
@@ -205,6 +213,8 @@ final class GarbageCollectionFailpoint: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
 
+    var isArmed: Bool { limit != nil }
+
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         limit = environment["BERTH_FAILPOINT_GC_ABORT_AFTER_DELETES"].flatMap { Int($0) }
     }
@@ -216,5 +226,26 @@ final class GarbageCollectionFailpoint: @unchecked Sendable {
             return count >= limit
         }
         if reached { kill(getpid(), SIGKILL) }
+    }
+}
+
+/// When a sweep also looks for orphan files (a walk over every blob directory, the costly part
+/// of a sweep on a large root). Orphans appear only outside the commit protocol (a sweep killed
+/// between its steps leaves marks instead, which every sweep finishes), so looking for them on a
+/// process's first sweep, after an interrupted sweep and then daily is enough.
+///
+/// `@unchecked Sendable`: `lastScan` is only touched under `lock`.
+final class OrphanScanSchedule: @unchecked Sendable {
+    static let interval: TimeInterval = 24 * 3600
+    private let lock = NSLock()
+    private var lastScan: Date?
+
+    /// True when a scan should run now (and records that it does).
+    func isDue(force: Bool, now: Date = Date()) -> Bool {
+        lock.withLock {
+            guard force || lastScan.map({ now.timeIntervalSince($0) >= Self.interval }) ?? true else { return false }
+            lastScan = now
+            return true
+        }
     }
 }

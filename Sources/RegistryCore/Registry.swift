@@ -20,6 +20,7 @@ public final class Registry: Sendable {
     let hashers = UploadHashers()
     let pulls = PullRecorder()
     let tagCache = TagCache()
+    let orphanScans = OrphanScanSchedule()
 
     public init(settings: RegistrySettings, storage: any StorageDriver, metadata: any MetadataStore,
                 logger: Logger, events: RegistryEventBus = RegistryEventBus()) {

@@ -119,6 +119,11 @@ public struct FilesystemDriver: StorageDriver {
         try await blocking { try FileSystem.removeTree(full) }
     }
 
+    public func delete(_ paths: [String]) async throws {
+        let full = paths.map(absolute)
+        try await blocking { for path in full { try FileSystem.removeTree(path) } }
+    }
+
     public func list(_ directory: String) async throws -> [String] {
         let full = absolute(directory)
         return try await blocking { FileSystem.list(full) }

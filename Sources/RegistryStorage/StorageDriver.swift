@@ -28,6 +28,10 @@ public protocol StorageDriver: Sendable {
     /// Removes the file or the whole tree at `path`; nothing happens when there is none.
     func delete(_ path: String) async throws
 
+    /// Removes each of `paths` as `delete` does, in as few calls as the store allows (an object
+    /// store deletes up to a thousand keys per request).
+    func delete(_ paths: [String]) async throws
+
     /// Names of the entries directly under `directory`; empty when there is none.
     func list(_ directory: String) async throws -> [String]
 }

@@ -136,7 +136,7 @@ struct GarbageCollect: AsyncParsableCommand {
             try Self.checkWritable(configuration.rootDirectory)
             let registry = try makeRegistry(configuration: configuration, logger: logger)
             let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
-                                                           waitForLease: 120)
+                                                           waitForLease: 120, forceOrphanScan: true)
             for line in report.lines { print(line) }
             print(report.summary)
         } catch {

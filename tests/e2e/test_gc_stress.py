@@ -3,8 +3,9 @@ delete and pull, then a `garbage-collect` run from the command line beside the r
 
 Server: storage.delete on, storage.maintenance.gc {interval 1s, delay 2s, untagged true}.
 
-Load (GC_STRESS_SECONDS, default 60): 4 threads, each owning one repository (so nobody else moves
-its tags), loop over
+Load (GC_STRESS_SECONDS, default 60): 4 worker threads, each owning one repository (so nobody else
+moves its tags), push an image under the tag `pinned` that no operation moves or deletes, then loop
+over
   push image      1-3 random layers (4-64 KiB) and a config by monolithic POST ?digest= (some
                   layers are shared by every repository: uploaded again, or mounted from another
                   thread's repository), a random pause of 0-4 s (sometimes longer than the delay),
@@ -16,6 +17,8 @@ its tags), loop over
   retag           PUT a live manifest under another tag
   delete          a tag, or a live manifest by digest
   pull            GET a live manifest by tag and every blob, index child and referrer of it
+and 2 reader threads pull every worker's pinned image (manifest by tag, each blob) in a tight loop,
+so sweeps run against a steady stream of reads.
 
 Invariants (asserted, not timing):
   (a) while a thread knows a manifest is reachable (tagged, a child of a tagged index, or a
@@ -63,6 +66,8 @@ pytestmark = pytest.mark.berth_only("online garbage collection (storage.maintena
 
 LOAD_SECONDS = float(os.environ.get("GC_STRESS_SECONDS", "60"))
 THREADS = 4
+READERS = 2
+PINNED = "pinned"
 INTERVAL_SECONDS = 1.0
 DELAY_SECONDS = 2.0
 SLACK_SECONDS = 0.5
@@ -130,6 +135,8 @@ class Worker(threading.Thread):
         self.stats = Counter()
         self.put_records: list[dict] = []           # acknowledged PUTs: kind, put time, touch ages
         self.longest_survival = 0.0                 # longest touch->PUT age of an accepted PUT
+        self.pinned: Pushed | None = None           # under tag PINNED, never moved or deleted
+        self.ready = threading.Event()              # set once the pinned image is pushed
         self.shortest_refusal: float | None = None  # shortest touch->PUT age of a refused PUT
 
     # ----- HTTP
@@ -410,10 +417,15 @@ class Worker(threading.Thread):
         self.tags[other] = m.digest
         self.stats["retags"] += 1
 
+    def movable_tags(self) -> list[str]:
+        """Tags an operation may delete, and whose manifest it may delete: not the pinned one."""
+        pinned = self.pinned.digest if self.pinned else None
+        return sorted(t for t, d in self.tags.items() if t != PINNED and d != pinned)
+
     def op_delete_tag(self):
-        if not self.tags:
+        if not self.movable_tags():
             return
-        tag = self.rng.choice(sorted(self.tags))
+        tag = self.rng.choice(self.movable_tags())
         r, _, _ = self.request("DELETE", f"/v2/{self.repo}/manifests/{tag}")
         if r.status_code != 202:
             raise Violation(f"DELETE tag {self.repo}:{tag} (known) -> {r.status_code} {r.text[:300]!r}")
@@ -424,9 +436,9 @@ class Worker(threading.Thread):
         self.stats["tags deleted"] += 1
 
     def op_delete_manifest(self):
-        if not self.tags:
+        if not self.movable_tags():
             return
-        digest = self.tags[self.rng.choice(sorted(self.tags))]
+        digest = self.tags[self.rng.choice(self.movable_tags())]
         r, _, _ = self.request("DELETE", f"/v2/{self.repo}/manifests/{digest}")
         if r.status_code != 202:
             raise Violation(f"DELETE manifest {self.repo}@{digest} (tagged) -> {r.status_code} {r.text[:300]!r}")
@@ -481,9 +493,22 @@ class Worker(threading.Thread):
     OPS = [("op_push_image", 40), ("op_push_index", 8), ("op_push_then_tag", 8), ("op_referrer", 8),
            ("op_retag", 10), ("op_delete_tag", 7), ("op_delete_manifest", 6), ("op_pull", 13)]
 
+    def push_pinned(self):
+        blobs, touches = self.fresh_blobs()
+        m = self.image(blobs)
+        r, started, ended = self.put_manifest(PINNED, m.body, m.media_type)
+        if not self.check_put(r, ended, touches, m.digest, f"PUT pinned image as {self.repo}:{PINNED}", "MANIFEST_BLOB_UNKNOWN"):
+            raise Violation(f"PUT {self.repo}:{PINNED} refused right after its uploads")
+        self.accept(m, PINNED)
+        self.pinned = m
+
     def run(self):
         names, weights = zip(*self.OPS)
         try:
+            try:
+                self.push_pinned()
+            finally:
+                self.ready.set()
             while time.monotonic() < self.deadline:
                 op = self.rng.choices(names, weights)[0]
                 getattr(self, op)()
@@ -494,6 +519,48 @@ class Worker(threading.Thread):
             self.violations.append(f"{self.repo}: {v}")
         except Exception as e:  # a bug in this test, or a reply it cannot parse: report, never hang
             self.violations.append(f"{self.repo}: unexpected {e!r}")
+
+
+class Reader(threading.Thread):
+    """Pulls every worker's pinned image (manifest by tag, then each blob) as fast as it can: reads
+    racing the sweeps; what it reads must never change or go."""
+
+    def __init__(self, index: int, reg: RegistryProcess, deadline: float, workers: list[Worker]):
+        super().__init__(name=f"gc-stress-reader-{index}", daemon=True)
+        self.reg, self.deadline, self.workers = reg, deadline, workers
+        self.session = reg.session()
+        self.violations: list[str] = []
+        self.pulls = 0
+        self.requests = 0
+
+    def get(self, path: str, **kwargs):
+        self.requests += 1
+        try:
+            return self.session.get(self.reg.url + path, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as e:
+            raise Violation(f"reader: GET {path}: no response ({e!r})")
+
+    def run(self):
+        try:
+            for w in self.workers:
+                w.ready.wait(timeout=120)
+            pinned = [(w.repo, w.pinned) for w in self.workers if w.pinned]
+            while pinned and time.monotonic() < self.deadline:
+                for repo, m in pinned:
+                    r = self.get(f"/v2/{repo}/manifests/{PINNED}", headers=ACCEPT)
+                    if r.status_code != 200 or r.content != m.body:
+                        raise Violation(f"reader: GET {repo}:{PINNED} ({m.digest}) -> {r.status_code} "
+                                        f"{'the expected bytes' if r.content == m.body else repr(r.content[:300])}")
+                    for d, data in m.blobs.items():
+                        r = self.get(f"/v2/{repo}/blobs/{d}")
+                        if r.status_code != 200 or r.content != data:
+                            raise Violation(f"reader: GET blob {d} of {repo}:{PINNED} -> {r.status_code}, "
+                                            f"{len(r.content)} bytes (expected {len(data)})")
+                    self.pulls += 1
+        except Violation as v:
+            self.violations.append(str(v))
+        except Exception as e:
+            self.violations.append(f"reader: unexpected {e!r}")
 
 
 # ----- final checks
@@ -670,15 +737,18 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
         started = time.monotonic()
         repos = [f"gcstress/w{i}" for i in range(THREADS)]
         workers = [Worker(i, reg, started + LOAD_SECONDS, seed, repos) for i in range(THREADS)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(timeout=max(0.0, started + LOAD_SECONDS + 240 - time.monotonic()))
-        hung = [w.repo for w in workers if w.is_alive()]
+        readers = [Reader(i, reg, started + LOAD_SECONDS, workers) for i in range(READERS)]
+        for t in workers + readers:
+            t.start()
+        for t in workers + readers:
+            t.join(timeout=max(0.0, started + LOAD_SECONDS + 240 - time.monotonic()))
+        hung = [t.name for t in workers + readers if t.is_alive()]
         load_seconds = time.monotonic() - started
-        violations = [v for w in workers for v in w.violations]
+        violations = [v for t in workers + readers for v in t.violations]
         stats = sum((w.stats for w in workers), Counter())
-        print(f"\n[gc stress] seed {seed}; {load_seconds:.1f}s of load, {THREADS} threads")
+        stats["reader pulls of pinned images"] = sum(r.pulls for r in readers)
+        stats["reader requests"] = sum(r.requests for r in readers)
+        print(f"\n[gc stress] seed {seed}; {load_seconds:.1f}s of load, {THREADS} worker and {READERS} reader threads")
         for k in sorted(stats):
             print(f"  {k}: {stats[k]}")
         survivals = [w.longest_survival for w in workers]
@@ -698,7 +768,7 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
         # command-line sweep has work and races the server's own sweep for it.
         untagged_now = 0
         for w in workers:
-            if len(w.tags) >= 2:
+            if w.movable_tags():
                 w.op_delete_tag()
                 untagged_now += 1
         cli_started = time.time()
