@@ -15,7 +15,8 @@ extension Registry {
             throw Self.blobUnknown(digest, in: repository)
         }
         let now = Self.now
-        if link.protectedUntil < now + protectionWindow {
+        // A read-only registry takes no pushes to protect a blob for (and may not write).
+        if !settings.readOnly, link.protectedUntil < now + protectionWindow {
             guard try await metadata.protectBlob(digest, until: now + 2 * protectionWindow) else {
                 throw Self.blobUnknown(digest, in: repository)
             }

@@ -28,8 +28,13 @@ extension Registry {
         if case .tag(let name) = reference {
             tag = name
             let now = Self.now
+            // Best effort: a pull never fails because its time could not be written.
             if pulls.shouldRecord(name, in: repository, now: now) {
-                try await metadata.recordPull(of: name, in: repository, at: now)
+                do {
+                    try await metadata.recordPull(of: name, in: repository, at: now)
+                } catch {
+                    logger.warning("pull time not recorded", metadata: ["repository": "\(repository)", "error": "\(error)"])
+                }
             }
         }
         events.publish(RegistryEvent(.pull, repository: repository,
