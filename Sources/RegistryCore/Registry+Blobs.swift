@@ -69,13 +69,17 @@ extension Registry {
     /// Stores small content (a manifest, the empty JSON config) as a blob, unless it is stored.
     func storeSmallBlob(_ bytes: [UInt8], as digest: Digest) async throws {
         // A blob protected well beyond this request needs no new claim (no write, no fsync): no
-        // sweep can take it before the manifest that references it is recorded.
-        let protectedUntil = try await metadata.blobProtection(digest) ?? 0
-        if protectedUntil < Self.now + Self.minimumRemainingProtection {
+        // sweep can take it before the manifest that references it is recorded, so the file's
+        // presence, looked at meanwhile, still holds. Otherwise claim first, then look.
+        async let protection = metadata.blobProtection(digest)
+        async let present = storage.stat(StorageLayout.blobData(digest))
+        if try await protection ?? 0 >= Self.now + Self.minimumRemainingProtection {
+            if try await present != nil { return }
+        } else {
+            _ = try? await present
             try await claim(digest, size: Int64(bytes.count))
+            if try await storage.stat(StorageLayout.blobData(digest)) != nil { return }
         }
-        // Looked at only after the claim: from then on no sweep removes the file.
-        if try await storage.stat(StorageLayout.blobData(digest)) != nil { return }
         let path = StorageLayout.temporaryFile(UploadID.random())
         let writer = try await storage.writer(path, appendingAt: nil)
         do {

@@ -110,7 +110,7 @@ extension SQLiteMetadataStore {
     }
 
     public func recordPull(of tag: Tag, in repository: RepositoryName, at time: Int64) async throws {
-        try await write { db in
+        try await write(durable: false) { db in
             try db.statement("""
                 UPDATE tags SET pulled_at = ? WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)
                 """).bind(time, tag.value, repository.value).run()

@@ -46,9 +46,19 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     // MARK: Connection handling
 
-    func write<T: Sendable>(commit: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    /// One write transaction on the writer thread. `durable: false` commits without syncing the
+    /// WAL (`synchronous = NORMAL`): still safe from a process crash, and made durable by the next
+    /// durable commit; for records whose loss on power failure harms nothing (a claim made just
+    /// before a file is placed, a protection, a pull time).
+    func write<T: Sendable>(commit: Bool = true, durable: Bool = true,
+                            _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await Self.writerThread.runIfActive { [self] in
-            try writerLock.withLock { try writer.transaction(commit: commit) { try body(writer) } }
+            try writerLock.withLock {
+                guard !durable else { return try writer.transaction(commit: commit) { try body(writer) } }
+                try writer.execute("PRAGMA synchronous = NORMAL")
+                defer { try? writer.execute("PRAGMA synchronous = FULL") }
+                return try writer.transaction(commit: commit) { try body(writer) }
+            }
         }
     }
 
@@ -88,7 +98,8 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     // MARK: Blobs
 
     public func claimBlob(_ digest: Digest, size: Int64, protectedUntil: Int64) async throws {
-        try await write { db in
+        // Not durable: the link that follows the file's placement is, and commits this with it.
+        try await write(durable: false) { db in
             // Upsert first, then look for a removal mark: in PostgreSQL the upsert waits for a
             // sweep's uncommitted delete of the row, after which the mark is visible.
             try db.statement("""
@@ -131,7 +142,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     }
 
     public func protectBlob(_ digest: Digest, until: Int64) async throws -> Bool {
-        try await write { db in
+        try await write(durable: false) { db in
             try db.statement("UPDATE blobs SET protected_until = ? WHERE digest = ? AND protected_until < ?")
                 .bind(until, digest.description, until).run()
             if db.changes > 0 { return true }

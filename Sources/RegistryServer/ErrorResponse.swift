@@ -3,8 +3,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import OCI
-import RegistryCore
-import RegistryMetadata
 import RegistryStorage
 
 /// Turns any error a handler throws into the spec's error response, in one place.
