@@ -69,7 +69,7 @@ public struct DistributionImporter {
         for (digest, manifest, size) in manifests {
             do {
                 try await metadata.putManifest(Self.record(digest, manifest, size: size), in: repository,
-                                               references: try registry.references(of: manifest), tags: [], guard: { _, _ in nil })
+                                               references: try registry.references(of: manifest), tags: [], contentPlaced: true, guard: { _, _ in nil })
                 imported.insert(digest)
                 summary.manifests += 1
             } catch where error is MetadataConflict || error is DistributionError {
@@ -87,7 +87,7 @@ public struct DistributionImporter {
                 continue
             }
             try await metadata.putManifest(Self.record(digest, manifest, size: size), in: repository,
-                                           references: ManifestReferences(), tags: [tag], guard: { _, _ in nil })
+                                           references: ManifestReferences(), tags: [tag], contentPlaced: true, guard: { _, _ in nil })
             summary.tags += 1
         }
     }

@@ -68,18 +68,9 @@ extension Registry {
 
     /// Stores small content (a manifest, the empty JSON config) as a blob, unless it is stored.
     func storeSmallBlob(_ bytes: [UInt8], as digest: Digest) async throws {
-        // A blob protected well beyond this request needs no new claim (no write, no fsync): no
-        // sweep can take it before the manifest that references it is recorded, so the file's
-        // presence, looked at meanwhile, still holds. Otherwise claim first, then look.
-        async let protection = metadata.blobProtection(digest)
-        async let present = storage.stat(StorageLayout.blobData(digest))
-        if try await protection ?? 0 >= Self.now + Self.minimumRemainingProtection {
-            if try await present != nil { return }
-        } else {
-            _ = try? await present
-            try await claim(digest, size: Int64(bytes.count))
-            if try await storage.stat(StorageLayout.blobData(digest)) != nil { return }
-        }
+        try await claim(digest, size: Int64(bytes.count))
+        // Looked at only after the claim: from then on no sweep removes the file.
+        if try await storage.stat(StorageLayout.blobData(digest)) != nil { return }
         let path = StorageLayout.temporaryFile(UploadID.random())
         let writer = try await storage.writer(path, appendingAt: nil)
         do {
@@ -92,9 +83,6 @@ extension Registry {
             throw error
         }
     }
-
-    /// Protection left, in seconds, below which a store claims the blob again.
-    static let minimumRemainingProtection: Int64 = 60
 
     /// Records that `digest` is being stored, before its file is placed, so a sweep never deletes
     /// a file a commit is placing: while a sweep is removing the same digest, this waits for it.

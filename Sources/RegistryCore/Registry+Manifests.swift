@@ -120,7 +120,6 @@ extension Registry {
             try await storeSmallBlob(EmptyJSON.bytes, as: EmptyJSON.digest)
             try await metadata.linkBlob(EmptyJSON.digest, size: Int64(EmptyJSON.bytes.count), to: repository, finishingUpload: nil)
         }
-        try await storeSmallBlob(bytes, as: digest)
         var annotationsJSON: String?
         if let annotations = manifest.annotations,
            let data = try? JSONSerialization.data(withJSONObject: annotations, options: [.sortedKeys]) {
@@ -133,7 +132,14 @@ extension Registry {
         for tag in tags { tagCache.remove(tag, in: repository) }
         defer { for tag in tags { tagCache.remove(tag, in: repository) } }
         do {
-            previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags, guard: tagGuard)
+            do {
+                previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags,
+                                                          contentPlaced: false, guard: tagGuard)
+            } catch MetadataConflict.contentNotStored {
+                try await storeSmallBlob(bytes, as: digest)
+                previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags,
+                                                          contentPlaced: true, guard: tagGuard)
+            }
         } catch let conflict as MetadataConflict {
             throw DistributionError(conflict, in: repository)
         }

@@ -80,7 +80,7 @@ extension DistributionError {
                       detail: digest.description)
         case .tagImmutable(let tag, let rule):
             self.init(.denied, "tag \(tag) of \(repository) is immutable (\(rule))")
-        case .blobBeingRemoved(let digest):
+        case .blobBeingRemoved(let digest), .contentNotStored(let digest):
             self.init(.blobUnknown, "blob \(digest) was just removed by garbage collection; push it again")
         }
     }

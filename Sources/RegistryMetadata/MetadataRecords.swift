@@ -94,6 +94,8 @@ public enum MetadataConflict: Error, Equatable {
     case tagImmutable(Tag, rule: String)
     /// The blob is being removed by a sweep right now: wait and claim it again.
     case blobBeingRemoved(Digest)
+    /// The manifest's own content is not stored yet (a first push): store it, then record again.
+    case contentNotStored(Digest)
 }
 
 /// Decides whether a tag of a repository may not move or go; nil when it may, else the rule.

@@ -15,8 +15,6 @@ public protocol MetadataStore: Sendable {
     func claimBlob(_ digest: Digest, size: Int64, protectedUntil: Int64) async throws
     /// Links a stored (claimed) blob to a repository; removes the upload session `upload` if given.
     func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws
-    /// Until when a stored blob is protected from sweeps; nil when it has no row.
-    func blobProtection(_ digest: Digest) async throws -> Int64?
     /// The blob as linked to the repository; nil when it is not.
     func blobLink(_ digest: Digest, in repository: RepositoryName) async throws -> BlobLink?
     /// Extends a blob's protection to `until`; false when the blob is no longer known.
@@ -33,9 +31,13 @@ public protocol MetadataStore: Sendable {
     /// Records a manifest, its references and the tags pointing at it, in one transaction that
     /// first checks every required blob is linked to the repository, every required child manifest
     /// is in it, and that each tag may move (`guard`). Returns what each tag pointed at before.
+    ///
+    /// `contentPlaced`: the caller has just placed the manifest's bytes (after claiming them).
+    /// Otherwise they must be stored already, or `MetadataConflict.contentNotStored` is thrown:
+    /// a re-push or a new tag of a known manifest costs one transaction and no file access.
     @discardableResult
     func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
-                     tags: [Tag], guard: @escaping TagGuard) async throws -> [Tag: Digest]
+                     tags: [Tag], contentPlaced: Bool, guard: @escaping TagGuard) async throws -> [Tag: Digest]
     func manifest(_ reference: ManifestReference, in repository: RepositoryName) async throws -> ManifestRecord?
     /// Deletes a manifest and every tag pointing at it unless `guard` protects one; false when unknown.
     func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Bool

@@ -3,10 +3,18 @@ import OCI
 extension SQLiteMetadataStore {
     @discardableResult
     public func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
-                            tags: [Tag], guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
+                            tags: [Tag], contentPlaced: Bool, guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
         try await write { db in
-            let id = try self.ensureRepository(repository, in: db)
             let digest = record.digest.description
+            if contentPlaced {
+                try db.statement("UPDATE blobs SET stored = 1 WHERE digest = ?").bind(digest).run()
+                guard db.changes > 0 else { throw MetadataConflict.blobBeingRemoved(record.digest) }
+            } else {
+                // A stored row has its file: rows are removed (and marked) before files are.
+                let stored = try db.statement("SELECT stored FROM blobs WHERE digest = ?").bind(digest).first { $0.int(0) }
+                guard stored == 1 else { throw MetadataConflict.contentNotStored(record.digest) }
+            }
+            let id = try self.ensureRepository(repository, in: db)
             // The reference check belongs to the transaction that records the manifest: a sweep
             // removing a blob commits either before (the check fails) or after (it sees the
             // reference). PostgreSQL: `FOR SHARE` on the rows read here.

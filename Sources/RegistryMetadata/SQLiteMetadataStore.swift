@@ -103,7 +103,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             // Upsert first, then look for a removal mark: in PostgreSQL the upsert waits for a
             // sweep's uncommitted delete of the row, after which the mark is visible.
             try db.statement("""
-                INSERT INTO blobs (digest, size, created_at, protected_until) VALUES (?, ?, ?, ?)
+                INSERT INTO blobs (digest, size, created_at, protected_until, stored) VALUES (?, ?, ?, ?, 0)
                 ON CONFLICT (digest) DO UPDATE SET protected_until = MAX(blobs.protected_until, excluded.protected_until)
                 """).bind(digest.description, size, Self.now, protectedUntil).run()
             if try db.statement("SELECT 1 FROM blob_removals WHERE digest = ?").bind(digest.description).first({ _ in true }) ?? false {
@@ -114,19 +114,13 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     public func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws {
         try await write { db in
-            guard try db.statement("SELECT 1 FROM blobs WHERE digest = ?").bind(digest.description).first({ _ in true }) ?? false else {
-                throw MetadataConflict.blobBeingRemoved(digest)
-            }
+            // The caller placed the file: from now on the row vouches for it.
+            try db.statement("UPDATE blobs SET stored = 1 WHERE digest = ?").bind(digest.description).run()
+            guard db.changes > 0 else { throw MetadataConflict.blobBeingRemoved(digest) }
             let id = try self.ensureRepository(repository, in: db)
             try db.statement("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, size) VALUES (?, ?, ?)")
                 .bind(id, digest.description, size).run()
             if let upload { try db.statement("DELETE FROM uploads WHERE id = ?").bind(upload).run() }
-        }
-    }
-
-    public func blobProtection(_ digest: Digest) async throws -> Int64? {
-        try await read { db in
-            try db.statement("SELECT protected_until FROM blobs WHERE digest = ?").bind(digest.description).first { $0.int(0) }
         }
     }
 

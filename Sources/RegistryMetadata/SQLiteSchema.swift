@@ -56,17 +56,19 @@ enum SQLiteSchema {
     """
 
     /// Version 2: garbage collection and retention. One row per stored blob (what a sweep may
-    /// remove, and until when it may not), marks for blobs being removed, tag push and pull times.
+    /// remove, until when it may not, and whether its file was placed: a claim that died before
+    /// placing it leaves `stored = 0`), marks for blobs being removed, tag push and pull times.
     /// Blobs known before get a row each, unprotected: they were stored long ago.
     static let migrationTo2 = """
         CREATE TABLE IF NOT EXISTS blobs (
             digest TEXT PRIMARY KEY,
             size INTEGER NOT NULL,
             created_at INTEGER NOT NULL,
-            protected_until INTEGER NOT NULL
+            protected_until INTEGER NOT NULL,
+            stored INTEGER NOT NULL DEFAULT 1
         ) WITHOUT ROWID;
-        INSERT OR IGNORE INTO blobs (digest, size, created_at, protected_until)
-            SELECT digest, MAX(size), 0, 0 FROM repository_blobs GROUP BY digest;
+        INSERT OR IGNORE INTO blobs (digest, size, created_at, protected_until, stored)
+            SELECT digest, MAX(size), 0, 0, 1 FROM repository_blobs GROUP BY digest;
         CREATE TABLE IF NOT EXISTS blob_removals (
             digest TEXT PRIMARY KEY,
             started_at INTEGER NOT NULL

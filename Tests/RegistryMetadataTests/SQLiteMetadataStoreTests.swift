@@ -32,7 +32,7 @@ import Testing
         try await store.claimBlob(digest(name), size: 1, protectedUntil: 0)
         try await store.putManifest(manifest(name, subject: subject), in: repo,
                                     references: ManifestReferences(blobs: blobs.map(digest), children: children.map(digest)),
-                                    tags: try tag.map { [try Tag($0)] } ?? [], guard: Self.noGuard)
+                                    tags: try tag.map { [try Tag($0)] } ?? [], contentPlaced: true, guard: Self.noGuard)
     }
 
     func sweep(untagged: Bool, now: Int64 = Int64(Date().timeIntervalSince1970) + 10, dryRun: Bool = false) async throws -> SweepPlan {
@@ -60,10 +60,10 @@ import Testing
         try await put("m1", tag: "v1")
         try await store.claimBlob(digest("m2"), size: 1, protectedUntil: 0)
         await #expect(throws: MetadataConflict.tagImmutable(try Tag("v1"), rule: "rule")) {
-            try await store.putManifest(manifest("m2"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], guard: guarded)
+            try await store.putManifest(manifest("m2"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], contentPlaced: true, guard: guarded)
         }
         // The same manifest again is no move.
-        try await store.putManifest(manifest("m1"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], guard: guarded)
+        try await store.putManifest(manifest("m1"), in: repo, references: ManifestReferences(), tags: [try Tag("v1")], contentPlaced: true, guard: guarded)
         await #expect(throws: MetadataConflict.self) { _ = try await store.deleteTag(try Tag("v1"), in: repo, guard: guarded) }
         await #expect(throws: MetadataConflict.self) { _ = try await store.deleteManifest(digest("m1"), in: repo, guard: guarded) }
         #expect(try await store.manifest(.tag(try Tag("v1")), in: repo)?.digest == digest("m1"))
@@ -87,7 +87,7 @@ import Testing
             try await store.claimBlob(digest(name), size: 1, protectedUntil: 0)
             try await store.putManifest(ManifestRecord(digest: digest(name), mediaType: MediaType.ociManifest, size: 1,
                                                        artifactType: type, subject: subject),
-                                        in: repo, references: ManifestReferences(), tags: [], guard: Self.noGuard)
+                                        in: repo, references: ManifestReferences(), tags: [], contentPlaced: true, guard: Self.noGuard)
         }
         #expect(try await store.referrers(of: subject, in: repo, artifactType: nil).count == 2)
         let sboms = try await store.referrers(of: subject, in: repo, artifactType: "application/x-sbom")
@@ -161,6 +161,24 @@ import Testing
         _ = try await store.deleteManifest(digest("untagged"), in: repo, guard: Self.noGuard)
         let after = try await sweep(untagged: false, now: now + 10)
         #expect(Set(after.blobs.map(\.digest)) == [digest("stale"), digest("untagged")])
+    }
+
+    @Test func aManifestWhoseContentIsNotStoredIsRefusedUntilPlaced() async throws {
+        await #expect(throws: MetadataConflict.contentNotStored(digest("new"))) {
+            try await store.putManifest(manifest("new"), in: repo, references: ManifestReferences(), tags: [],
+                                        contentPlaced: false, guard: Self.noGuard)
+        }
+        // A claim alone does not vouch for a file: the claimer may have died before placing it.
+        try await store.claimBlob(digest("new"), size: 1, protectedUntil: 0)
+        await #expect(throws: MetadataConflict.contentNotStored(digest("new"))) {
+            try await store.putManifest(manifest("new"), in: repo, references: ManifestReferences(), tags: [],
+                                        contentPlaced: false, guard: Self.noGuard)
+        }
+        try await store.putManifest(manifest("new"), in: repo, references: ManifestReferences(), tags: [],
+                                    contentPlaced: true, guard: Self.noGuard)
+        try await store.putManifest(manifest("new"), in: repo, references: ManifestReferences(), tags: [try Tag("again")],
+                                    contentPlaced: false, guard: Self.noGuard)
+        #expect(try await store.manifest(.tag(try Tag("again")), in: repo)?.digest == digest("new"))
     }
 
     @Test func orphansAreMarkedOnlyWithoutARow() async throws {
