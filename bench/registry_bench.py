@@ -325,6 +325,10 @@ def main():
         chunked = [make_blob(os.path.join(work, f"chunked{r}"), blob_mib * MiB) for r in range(reps)]
         par = [[make_blob(os.path.join(work, f"par{r}-{i}"), 32 * MiB) for i in range(8)]
                for r in range(reps)]
+        # Gigabytes of test data were just written: let them reach the disk, or whichever server
+        # pushes first competes with their writeback.
+        os.sync()
+        time.sleep(2)
 
         for name, path in binaries.items():
             servers.append(Server(name, path, work))   # listed before start: always stopped
@@ -336,10 +340,12 @@ def main():
         for r in range(reps):
             for s in alternate(servers, r):
                 log(f"[{s.name}] push monolithic {r + 1}/{reps}")
+                os.sync()  # each push starts with no other server's writeback pending
                 record("push monolithic (MB/s)", s, mono[r].size / 1e6 / push_monolithic(s, f"bench/mono{r}", mono[r]))
         for r in range(reps):
             for s in alternate(servers, r):
                 log(f"[{s.name}] push chunked {r + 1}/{reps}")
+                os.sync()
                 blob = chunked[r]
                 record("push chunked, 16 MiB chunks (MB/s)", s,
                        blob.size / 1e6 / push_chunked(s, f"bench/chunked{r}", blob, chunk))
