@@ -92,7 +92,7 @@ def implementation_available(impl: str) -> tuple[bool, str]:
     path = binary_for(impl)
     if path.is_file() and os.access(path, os.X_OK):
         return True, ""
-    hint = " (build it: cd /work/main && swift build --product berth-registry)" if impl == "berth" else ""
+    hint = f" (build it: cd {REPO_ROOT} && swift build --product berth-registry)" if impl == "berth" else ""
     return False, f"{impl} binary not found at {path}{hint}"
 
 
