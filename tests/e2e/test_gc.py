@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import (BERTH_BIN, OCI_INDEX, OCI_MANIFEST, RegistryProcess, implementation_available,
+from harness import (BERTH_BIN, _deep_merge, OCI_INDEX, OCI_MANIFEST, RegistryProcess, implementation_available,
                      make_busybox_oci_layout, sha256_digest)
 from registry_http import EMPTY, assert_error, image_manifest, push_blob, raw
 from skopeo_support import layout_blobs_verified, run_skopeo, set_skopeo_home, skopeo_fails
@@ -69,17 +69,8 @@ def _berth_binary():
 def merged(*parts: dict) -> dict:
     out: dict = {}
     for part in parts:
-        _merge(out, part)
+        _deep_merge(out, part)
     return out
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
 
 
 def gc_settings(delay="0s", untagged=False, retention=None, immutable=None) -> dict:
