@@ -154,7 +154,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
                     WHERE r.name = ? AND l.digest = ?
                     """).bind(source.value, digest.description).first { $0.int(0) }
             } else {
-                size = try db.statement("SELECT size FROM blobs WHERE digest = ?").bind(digest.description).first { $0.int(0) }
+                size = try db.statement("SELECT size FROM blobs WHERE digest = ? AND stored = 1").bind(digest.description).first { $0.int(0) }
             }
             guard let size else { return nil }
             try db.statement("UPDATE blobs SET protected_until = ? WHERE digest = ? AND protected_until < ?")
