@@ -6,14 +6,6 @@ extension SQLiteMetadataStore {
                             tags: [Tag], contentPlaced: Bool, guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
         try await write { db in
             let digest = record.digest.description
-            if contentPlaced {
-                try db.statement("UPDATE blobs SET stored = 1 WHERE digest = ?").bind(digest).run()
-                guard db.changes > 0 else { throw MetadataConflict.blobBeingRemoved(record.digest) }
-            } else {
-                // A stored row has its file: rows are removed (and marked) before files are.
-                let stored = try db.statement("SELECT stored FROM blobs WHERE digest = ?").bind(digest).first { $0.int(0) }
-                guard stored == 1 else { throw MetadataConflict.contentNotStored(record.digest) }
-            }
             let id = try self.ensureRepository(repository, in: db)
             // The reference check belongs to the transaction that records the manifest: a sweep
             // removing a blob commits either before (the check fails) or after (it sees the
@@ -34,6 +26,15 @@ extension SQLiteMetadataStore {
                     throw MetadataConflict.tagImmutable(tag, rule: rule)
                 }
                 previous[tag] = digest
+            }
+            // Checked after the references and tags, so a manifest refused for them stores nothing at all.
+            if contentPlaced {
+                try db.statement("UPDATE blobs SET stored = 1 WHERE digest = ?").bind(digest).run()
+                guard db.changes > 0 else { throw MetadataConflict.blobBeingRemoved(record.digest) }
+            } else {
+                // A stored row has its file: rows are removed (and marked) before files are.
+                let stored = try db.statement("SELECT stored FROM blobs WHERE digest = ?").bind(digest).first { $0.int(0) }
+                guard stored == 1 else { throw MetadataConflict.contentNotStored(record.digest) }
             }
             try db.statement("""
                 INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, subject, annotations, created_at)

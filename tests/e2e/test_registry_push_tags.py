@@ -189,3 +189,16 @@ def test_skopeo_copies_one_platform_with_the_whole_index(make_registry, tmp_path
         assert (result.returncode == 0) == ok, result.stderr
     r = raw(sparse, "GET", "/v2/multi/manifests/1", headers={"Accept": OCI_INDEX})
     assert r.status == 200 and r.headers["docker-content-digest"] == index["digest"], r
+
+
+def test_a_manifest_refused_for_its_references_stores_nothing(make_registry):
+    reg = make_registry()
+    config = push_blob(reg, "app", b'{"refused":true}')
+    missing = "sha256:" + hashlib.sha256(b"never uploaded").hexdigest()
+    manifest = image_manifest(config, len(b'{"refused":true}'),
+                              [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": missing, "size": 14}])
+    digest = hashlib.sha256(manifest).hexdigest()
+    status, _, body = put(reg, "/v2/app/manifests/v1?tag=also", manifest)
+    assert status == 400 and json.loads(body)["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN", body
+    assert not (reg.root_dir / "docker/registry/v2/blobs/sha256" / digest[:2] / digest).exists()
+    assert tags_of(reg, "app") == []
