@@ -186,7 +186,7 @@ public struct RegistryConfiguration: Sendable {
                              clientCAs: tree.strings("http.tls.clientcas").map { resolve($0, against: baseDirectory) },
                              minimumVersion: minimum)
             for path in [config.tls!.certificate, config.tls!.key] + config.tls!.clientCAs
-            where !FileManager.default.isReadableFile(atPath: path) {
+            where !isReadableRegularFile(path) {
                 tree.problem("http.tls: cannot read \(path)")
             }
         }
@@ -215,7 +215,7 @@ public struct RegistryConfiguration: Sendable {
                 let realm = tree.string("auth.htpasswd.realm") ?? "Registry Realm"
                 if let path = tree.string("auth.htpasswd.path") {
                     let resolved = resolve(path, against: baseDirectory)
-                    if !FileManager.default.isReadableFile(atPath: resolved) { tree.problem("auth.htpasswd.path: cannot read \(resolved)") }
+                    if !isReadableRegularFile(resolved) { tree.problem("auth.htpasswd.path: cannot read \(resolved) (not a readable file)") }
                     config.authentication = .htpasswd(realm: realm, path: resolved)
                 } else {
                     tree.problem("auth.htpasswd.path: required")
@@ -230,7 +230,7 @@ public struct RegistryConfiguration: Sendable {
                 if service == nil { tree.problem("auth.token.service: required") }
                 if issuer == nil { tree.problem("auth.token.issuer: required") }
                 if bundle == nil && jwks == nil { tree.problem("auth.token.rootcertbundle: required (or auth.token.jwks)") }
-                for path in [bundle, jwks].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: path) {
+                for path in [bundle, jwks].compactMap({ $0 }) where !isReadableRegularFile(path) {
                     tree.problem("auth.token: cannot read \(path)")
                 }
                 if let realm, let service, let issuer {
@@ -255,6 +255,15 @@ public struct RegistryConfiguration: Sendable {
             throw ConfigurationError(problems: ["\(path): cannot read the configuration file"])
         }
         return try parse(yaml: text, environment: environment)
+    }
+
+    /// What `serve` will open: a readable file, not a directory (Debian's own config.yml names the
+    /// directory /etc/docker/registry as its htpasswd path), so `verify-config` refuses what
+    /// `serve` would fail on.
+    static func isReadableRegularFile(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            && FileManager.default.isReadableFile(atPath: path)
     }
 
     static func resolve(_ path: String, against base: String?) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import OCI
 @testable import RegistryServer
 import Testing
@@ -83,6 +84,20 @@ import Testing
             for key in ["log.level", "storage.s3", "storage.delete.enabled", "http.addr"] {
                 #expect(text.contains(key), "missing \(key) in \(text)")
             }
+        }
+    }
+
+    /// Debian's own config.yml names a directory as its htpasswd file: `verify-config` must refuse
+    /// it as `serve` would, not answer ok.
+    @Test func anHtpasswdPathThatIsADirectoryIsRefused() {
+        let yaml = "version: 0.1\nauth: {htpasswd: {realm: r, path: \(NSTemporaryDirectory())}}\n"
+        do {
+            _ = try RegistryConfiguration.parse(yaml: yaml, environment: [:])
+            Issue.record("expected an error")
+        } catch let error as ConfigurationError {
+            #expect(error.problems.contains { $0.hasPrefix("auth.htpasswd.path: cannot read") })
+        } catch {
+            Issue.record("unexpected \(error)")
         }
     }
 
