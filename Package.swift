@@ -133,7 +133,11 @@ let package = Package(
         .testTarget(name: "RegistryStorageTests", dependencies: [
             "RegistryStorage", "OCI", .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore", "RegistryMetadata", "RegistryStorage", "OCI"]),
+        .testTarget(name: "RegistryCoreTests", dependencies: [
+            "RegistryCore", "RegistryMetadata", "RegistryStorage", "OCI",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata", "OCI"]),
         .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth"]),
         .testTarget(name: "RegistryServerTests", dependencies: [

@@ -10,8 +10,8 @@ extension Registry {
     /// from sweeps for the grace period from now on (the client may skip its upload and push the
     /// manifest later); the protection is written only when the previous one is running out.
     public func checkBlob(_ digest: Digest, in repository: RepositoryName) async throws -> Int64 {
-        guard let link = try await metadata.blobLink(digest, in: repository),
-              try await storage.stat(StorageLayout.blobData(digest)) != nil else {
+        // A link is written only once the file is placed, and goes before the file does.
+        guard let link = try await metadata.blobLink(digest, in: repository) else {
             throw Self.blobUnknown(digest, in: repository)
         }
         let now = Self.now
@@ -40,8 +40,7 @@ extension Registry {
                           into repository: RepositoryName) async throws -> Bool {
         try ensureWritable()
         if source == nil && hasFromParameter { return false }
-        guard try await storage.stat(StorageLayout.blobData(digest)) != nil,
-              let size = try await metadata.mountBlob(digest, from: source, into: repository,
+        guard let size = try await metadata.mountBlob(digest, from: source, into: repository,
                                                       protectedUntil: Self.now + 2 * protectionWindow) else {
             return false
         }

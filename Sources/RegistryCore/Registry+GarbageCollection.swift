@@ -54,9 +54,11 @@ extension Registry {
         try await DistributionRootGuard.check(storage: storage, metadata: metadata)
         let failpoint = GarbageCollectionFailpoint()
 
+        var resumesInterruptedSweep = false
         if !dryRun {
             // Left by a sweep that died before finishing: report only what is still to delete.
             for digest in try await metadata.pendingBlobRemovals() {
+                resumesInterruptedSweep = true
                 let info = try await storage.stat(StorageLayout.blobData(digest))
                 try await removeBlobFile(digest, failpoint: failpoint)
                 try await metadata.finishBlobRemovals([digest])
@@ -89,7 +91,7 @@ extension Registry {
             }
         }
         report.blobs += plan.blobs
-        if orphanScans.isDue(force: forceOrphanScan || report.blobs.count > plan.blobs.count) {
+        if orphanScans.isDue(force: forceOrphanScan || resumesInterruptedSweep) {
             report.blobs += try await removeOrphans(olderThan: cutoff, dryRun: dryRun, failpoint: failpoint)
         }
         report.duration = Date().timeIntervalSince(started)

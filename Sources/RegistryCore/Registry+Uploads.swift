@@ -11,18 +11,11 @@ extension Registry {
     /// Bytes collected from a request body before one storage write.
     static let writeSize = 1 << 20
 
+    /// Opens a session: a row only; its file comes with its first bytes.
     public func startUpload(in repository: RepositoryName) async throws -> UploadSession {
         try ensureWritable()
         let session = UploadSession(id: UploadID.random(), repository: repository, startedAt: Self.now)
-        let path = StorageLayout.uploadData(session.id)
-        let writer = try await storage.writer(path, appendingAt: nil)
-        try await writer.commit()
-        do {
-            try await metadata.createUpload(session.record)
-        } catch {
-            try? await storage.delete(path)
-            throw error
-        }
+        try await metadata.createUpload(session.record)
         hashers.end(session.id, keeping: .init(size: 0, hasher: DigestHasher(.sha256)))
         return session
     }
@@ -200,6 +193,7 @@ extension Registry {
 
     private func rehash(_ path: String, size: Int64, algorithm: Digest.Algorithm) async throws -> DigestHasher {
         var hasher = DigestHasher(algorithm)
+        guard size > 0 else { return hasher }
         guard let reader = try await storage.open(path), reader.size >= size else {
             throw DistributionError(.blobUploadUnknown, "upload data is gone; start a new upload")
         }

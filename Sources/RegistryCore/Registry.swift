@@ -35,9 +35,8 @@ public final class Registry: Sendable {
     /// Blocking (creates directories, opens and migrates the database): call it at start-up.
     public static func onFilesystem(root: String, settings: RegistrySettings, logger: Logger) throws -> Registry {
         let driver = FilesystemDriver(root: root)
-        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.uploadsDirectory),
-                                                withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.blobsRoot),
+        // The database's directory; the driver makes every other directory as it writes.
+        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.berthDirectory),
                                                 withIntermediateDirectories: true)
         let metadata = try SQLiteMetadataStore(path: driver.absolute(StorageLayout.metadataDatabase))
         return Registry(settings: settings, storage: driver, metadata: metadata, logger: logger)

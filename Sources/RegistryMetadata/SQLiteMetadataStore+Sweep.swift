@@ -117,9 +117,7 @@ extension SQLiteMetadataStore {
                 let expires = parts.count > 1 ? Int64(parts[1]) ?? 0 : 0
                 if holder != owner && expires >= now && !isDead(holder) { return false }
             }
-            try db.statement("""
-                INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """).bind(Self.sweepLeaseKey, "\(owner) \(until)").run()
+            try Self.setSetting(Self.sweepLeaseKey, to: "\(owner) \(until)", in: db)
             return true
         }
     }

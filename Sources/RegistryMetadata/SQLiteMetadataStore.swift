@@ -217,10 +217,12 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     }
 
     public func setSetting(_ key: String, to value: String) async throws {
-        try await write { db in
-            try db.statement("""
-                INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """).bind(key, value).run()
-        }
+        try await write { db in try Self.setSetting(key, to: value, in: db) }
+    }
+
+    static func setSetting(_ key: String, to value: String, in db: SQLiteConnection) throws {
+        try db.statement("""
+            INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """).bind(key, value).run()
     }
 }

@@ -12,25 +12,28 @@ import RegistryStorage
 extension Endpoints {
     func headBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
         let size = try await core.checkBlob(digest, in: repository)
-        var headers = Self.blobHeaders(digest)
-        if let header = request.headers[.range] {
-            switch ByteRange.parse(header, size: size) {
-            case .whole: break
-            case .partial(let requested):
-                headers[.contentRange] = "bytes \(requested.lowerBound)-\(requested.upperBound - 1)/\(size)"
-                headers[.contentLength] = String(requested.count)
-                return Response(status: .partialContent, headers: headers)
-            case .unsatisfiable: throw RangeNotSatisfiable(size: size)
-            }
-        }
-        headers[.contentLength] = String(size)
-        return Response(status: .ok, headers: headers)
+        let (status, _, headers) = try Self.served(digest, size: size, request: request)
+        return Response(status: status, headers: headers)
     }
 
     func getBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
         let reader = try await core.openBlob(digest, in: repository)
-        let size = reader.size
-        var headers = Self.blobHeaders(digest)
+        let served: (HTTPResponse.Status, Range<Int64>, HTTPFields)
+        do {
+            served = try Self.served(digest, size: reader.size, request: request)
+        } catch {
+            await reader.close()
+            throw error
+        }
+        let (status, range, headers) = served
+        reader.limit(to: range)
+        return Response(status: status, headers: headers, body: Self.stream(reader, length: Int64(range.count)))
+    }
+
+    /// The status, byte range and headers of a blob response, following the request's `Range`;
+    /// throws `RangeNotSatisfiable` for a range outside the blob.
+    private static func served(_ digest: Digest, size: Int64, request: Request) throws -> (HTTPResponse.Status, Range<Int64>, HTTPFields) {
+        var headers = blobHeaders(digest)
         var range = 0..<size
         var status = HTTPResponse.Status.ok
         if let header = request.headers[.range] {
@@ -40,14 +43,11 @@ extension Endpoints {
                 range = requested
                 status = .partialContent
                 headers[.contentRange] = "bytes \(requested.lowerBound)-\(requested.upperBound - 1)/\(size)"
-            case .unsatisfiable:
-                await reader.close()
-                throw RangeNotSatisfiable(size: size)
+            case .unsatisfiable: throw RangeNotSatisfiable(size: size)
             }
         }
         headers[.contentLength] = String(range.count)
-        reader.limit(to: range)
-        return Response(status: status, headers: headers, body: Self.stream(reader, length: Int64(range.count)))
+        return (status, range, headers)
     }
 
     private static func blobHeaders(_ digest: Digest) -> HTTPFields {

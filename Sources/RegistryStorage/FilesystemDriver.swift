@@ -72,13 +72,17 @@ public struct FilesystemDriver: StorageDriver {
             guard let offset else {
                 try FileSystem.makeDirectories(FileSystem.parentDirectory(full))
                 let file = try FileDescriptor.open(full, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
-                return FilesystemWriter(file: file, start: 0, isNew: true, pool: pool)
+                return FilesystemWriter(file: file, start: 0, isNew: true, syncsDirectory: false, pool: pool)
             }
             let file: FileDescriptor
+            var created = false
             do {
                 file = try FileDescriptor.open(full, O_RDWR)
             } catch let error as SystemError where error.errno == ENOENT {
-                throw StorageError.notFound(path)
+                guard offset == 0 else { throw StorageError.notFound(path) }
+                try FileSystem.makeDirectories(FileSystem.parentDirectory(full))
+                file = try FileDescriptor.open(full, O_RDWR | O_CREAT, mode: 0o644)
+                created = true
             }
             do {
                 // Bytes past the committed size belong to a chunk that was cut off or written
@@ -90,7 +94,7 @@ public struct FilesystemDriver: StorageDriver {
                 file.close()
                 throw error
             }
-            return FilesystemWriter(file: file, start: offset, isNew: false, pool: pool)
+            return FilesystemWriter(file: file, start: offset, isNew: false, syncsDirectory: created, pool: pool)
         }
     }
 
@@ -112,11 +116,6 @@ public struct FilesystemDriver: StorageDriver {
             }
             try FileSystem.syncDirectory(directory)
         }
-    }
-
-    public func delete(_ path: String) async throws {
-        let full = absolute(path)
-        try await blocking { try FileSystem.removeTree(full) }
     }
 
     public func delete(_ paths: [String]) async throws {

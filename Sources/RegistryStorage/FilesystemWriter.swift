@@ -11,17 +11,21 @@ final class FilesystemWriter: StorageWriter, @unchecked Sendable {
     private let file: FileDescriptor
     private let start: Int64
     private let isNew: Bool
+    /// The file's directory entry is new and must survive a crash with the committed bytes (an
+    /// upload session's file, created with its first chunk).
+    private let syncsDirectory: Bool
     private let pool: NIOThreadPool
-    private(set) var size: Int64
+    private var size: Int64
     private var writebackStart: Int64
     private var closed = false
     /// Dirty bytes after which writeback is started early (keeps the final fsync short).
     private static let writebackInterval: Int64 = 8 << 20
 
-    init(file: FileDescriptor, start: Int64, isNew: Bool, pool: NIOThreadPool) {
+    init(file: FileDescriptor, start: Int64, isNew: Bool, syncsDirectory: Bool, pool: NIOThreadPool) {
         self.file = file
         self.start = start
         self.isNew = isNew
+        self.syncsDirectory = syncsDirectory
         self.pool = pool
         self.size = start
         self.writebackStart = start
@@ -47,8 +51,7 @@ final class FilesystemWriter: StorageWriter, @unchecked Sendable {
         try await pool.runIfActive { [self] in
             defer { close() }
             try file.sync()
-            // A new file's directory entry must survive a crash as well.
-            if isNew { try FileSystem.syncDirectory(FileSystem.parentDirectory(file.path)) }
+            if syncsDirectory { try FileSystem.syncDirectory(FileSystem.parentDirectory(file.path)) }
         }
     }
 

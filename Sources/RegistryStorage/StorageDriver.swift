@@ -18,22 +18,28 @@ public protocol StorageDriver: Sendable {
     func readAll(_ path: String, limit: Int) async throws -> [UInt8]?
 
     /// A writer for a new file at `path` (`appendingAt` nil), or one continuing an upload session
-    /// whose first `appendingAt` bytes were committed before.
+    /// whose first `appendingAt` bytes were committed before (at 0, the file need not exist yet:
+    /// a session gets its file with its first bytes).
     func writer(_ path: String, appendingAt offset: Int64?) async throws -> any StorageWriter
 
     /// Moves a committed file to `destination`, replacing what is there (content-addressed paths
     /// only ever receive the same bytes).
     func move(_ source: String, to destination: String) async throws
 
-    /// Removes the file or the whole tree at `path`; nothing happens when there is none.
-    func delete(_ path: String) async throws
-
-    /// Removes each of `paths` as `delete` does, in as few calls as the store allows (an object
-    /// store deletes up to a thousand keys per request).
+    /// Removes the file or the whole tree at each of `paths` (nothing happens for one that is not
+    /// there), in as few calls as the store allows (an object store deletes a thousand keys per
+    /// request).
     func delete(_ paths: [String]) async throws
 
     /// Names of the entries directly under `directory`; empty when there is none.
     func list(_ directory: String) async throws -> [String]
+}
+
+extension StorageDriver {
+    /// Removes the file or the whole tree at `path`; nothing happens when there is none.
+    public func delete(_ path: String) async throws {
+        try await delete([path])
+    }
 }
 
 /// What `StorageDriver.stat` reports.
@@ -48,12 +54,11 @@ public struct StorageFileInfo: Sendable, Equatable {
     }
 }
 
-/// A streaming writer. Bytes written become part of the file only on `commit` (durably);
-/// `cancel` discards everything this writer wrote, so a request cut off half-way leaves an upload
-/// session as it was.
+/// A streaming writer. Bytes written become part of the file only on `commit`, which makes them
+/// durable (a new file's own name becomes durable when `move` places it: new files are only ever
+/// written to be moved); `cancel` discards everything this writer wrote, so a request cut off
+/// half-way leaves an upload session as it was.
 public protocol StorageWriter: AnyObject, Sendable {
-    /// Bytes in the file including what this writer appended so far.
-    var size: Int64 { get }
     func write(_ buffer: ByteBuffer) async throws
     func commit() async throws
     func cancel() async
