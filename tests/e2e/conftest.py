@@ -1,4 +1,4 @@
-"""pytest fixtures for the end-to-end tests (see harness.py for the API).
+"""pytest fixtures for the end-to-end tests (see registry_process.py for the registry API).
 
 Fixtures:
     registry_impl      "berth" or "distribution" (env E2E_REGISTRY, default berth)
@@ -6,6 +6,7 @@ Fixtures:
     registry_module    the same, shared by every test of a module
     make_registry      factory: make_registry(tls=True, htpasswd={"u": "p"}, impl=..., ...) -> started
     busybox_layout     ImageInfo of an OCI layout with busybox (tag "latest") in tmp_path
+    (autouse)          every test module's skopeo calls get a credential-free home of their own
 
 Markers:
     @pytest.mark.berth_only(reason)  skip unless running against berth (features Distribution
@@ -21,8 +22,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (RegistryProcess, implementation_available, make_busybox_oci_layout,  # noqa: E402
-                     registry_impl as _impl_from_env)
+from images import make_busybox_oci_layout  # noqa: E402
+from registry_process import RegistryProcess, implementation_available, registry_impl as _impl_from_env  # noqa: E402
+from skopeo_support import set_skopeo_home  # noqa: E402
 
 
 def pytest_configure(config):
@@ -56,6 +58,11 @@ def pytest_runtest_makereport(item, call):
 def _failed(request) -> bool:
     node = request.node
     return any(getattr(getattr(node, "rep_" + w, None), "failed", False) for w in ("setup", "call"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _skopeo_home(tmp_path_factory):
+    set_skopeo_home(tmp_path_factory.mktemp("skopeo-home"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from client_support import BUSYBOX
+from images import BUSYBOX
 
 APPLETS = ["sh", "echo", "cat", "ls", "hostname", "ps", "sleep", "id", "true", "false", "touch", "head", "tr",
            "wc", "httpd", "wget", "ip", "mkdir", "seq", "test", "kill", "grep", "stat", "cut", "nc"]

@@ -1,4 +1,4 @@
-"""Raw HTTP helpers for registry API tests (test_faults.py; usable by any e2e test).
+"""Raw HTTP helpers for registry API tests (test_faults.py, registry_client.py; usable by any e2e test).
 
 http.client / sockets send paths exactly as given (no normalisation of `..` or `%2e`), expose
 cut-off bodies and keep-alive behaviour, which requests would hide.
@@ -8,7 +8,7 @@ import json
 import socket
 import time
 
-from harness import OCI_CONFIG, OCI_MANIFEST, sha256_digest
+from images import OCI_CONFIG, OCI_MANIFEST, sha256_digest
 
 SPEC_CODES = {"BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
               "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN",
@@ -22,6 +22,15 @@ EMPTY_DESC = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256
 class Reply:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error_code(self):
+        return self.json()["errors"][0]["code"]
 
     def __repr__(self):
         return f"<{self.status} {self.headers} {self.body[:300]!r}>"

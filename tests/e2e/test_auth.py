@@ -3,42 +3,19 @@ skopeo login/copy against berth-registry and against Distribution 2.8.2, the ACL
 tokens, and the attacks the token endpoint must refuse."""
 import base64
 import json
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from test_registry_smoke import BERTH, BIN_DIR, REPO, busybox_layout, free_port, stop
+from certs import make_certs
+from images import make_busybox_oci_layout
+from programs import BERTH_CLIENT, Berth, BerthAuth, free_port, is_executable
+from registry_process import RegistryProcess, write_htpasswd
+from skopeo_support import skopeo
 
-BERTH_AUTH = BIN_DIR / "berth-auth"
-
-
-def wait_listening(proc, log, url, ca):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, Path(log).read_text()[-2000:]
-        try:
-            requests.get(url, verify=str(ca), timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("not listening: " + url)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("auth")
-    certs = tmp / "certs"
-    subprocess.run(["bash", str(REPO / "certs-example" / "make-certs.sh"), str(certs)], check=True, capture_output=True)
-    users = "".join(subprocess.run(["htpasswd", "-Bbn", user, pw], check=True, capture_output=True, text=True).stdout
-                    for user, pw in (("alice", "alice-secret"), ("bob", "bob-secret"), ("admin", "admin-secret")))
-    (tmp / "users.htpasswd").write_text(users)
-    auth_port, reg_port, dist_port = free_port(), free_port(), free_port()
-    (tmp / "auth.yml").write_text(f"""
+AUTH_CONFIG = """
 server:
-  addr: 127.0.0.1:{auth_port}
+  addr: 127.0.0.1:{port}
   tls: {{certificate: certs/server.crt, key: certs/server.key}}
   ratelimit: {{burst: 5, per_minute: 1}}
 token:
@@ -58,44 +35,38 @@ acl:
     actions: [pull]
   - match: {{account: "", name: "public/*"}}
     actions: [pull]
-""")
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("auth")
+    certs = make_certs(tmp / "certs")
+    write_htpasswd(tmp / "users.htpasswd", {"alice": "alice-secret", "bob": "bob-secret", "admin": "admin-secret"})
+    auth_port = free_port()
     realm = f"https://127.0.0.1:{auth_port}/token"
-    token_auth = (f"auth:\n  token:\n    realm: {realm}\n    service: berth-registry\n    issuer: berth-auth\n"
-                  f"    rootcertbundle: {certs / 'token.crt'}\n")
-    tls = f"  tls: {{certificate: {certs / 'server.crt'}, key: {certs / 'server.key'}}}\n"
-    (tmp / "registry.yml").write_text(f"version: 0.1\nstorage:\n  filesystem: {{rootdirectory: {tmp / 'reg'}}}\n"
-                                      f"  delete: {{enabled: true}}\nhttp:\n  addr: 127.0.0.1:{reg_port}\n{tls}{token_auth}")
-    (tmp / "dist.yml").write_text(f"version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {tmp / 'dist'}}}\n"
-                                  f"http:\n  addr: 127.0.0.1:{dist_port}\n{tls}{token_auth}")
-    procs = []
-    for name, cmd, port in (("auth", [str(BERTH_AUTH), "serve", str(tmp / "auth.yml")], auth_port),
-                            ("registry", [str(BERTH), "serve", str(tmp / "registry.yml")], reg_port),
-                            ("dist", ["docker-registry", "serve", str(tmp / "dist.yml")], dist_port)):
-        log = tmp / f"{name}.log"
-        proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-        procs.append(proc)
-        wait_listening(proc, log, f"https://127.0.0.1:{port}/", certs / "ca.crt")
-    trust = tmp / "trust"
-    trust.mkdir(exist_ok=True)
-    (trust / "ca.crt").write_bytes((certs / "ca.crt").read_bytes())
-    src = tmp / "src"
-    digest = busybox_layout(src)
-    yield {"tmp": tmp, "certs": certs, "trust": trust, "realm": realm, "auth": auth_port, "registry": reg_port,
-           "dist": dist_port, "src": src, "digest": digest}
-    for proc in procs:
-        stop(proc)
-
-
-def skopeo(stack, *args, check=True):
-    result = subprocess.run(["skopeo", *args], capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+    registry_config = {"auth": {"token": {"realm": realm, "service": "berth-registry", "issuer": "berth-auth",
+                                          "rootcertbundle": str(certs.token_cert)}}}
+    tls = (certs.server_cert, certs.server_key)
+    servers = {"auth": BerthAuth(tmp, AUTH_CONFIG.format(port=auth_port), port=auth_port, ca_cert=certs.ca),
+               "registry": RegistryProcess(tmp / "registry", "berth", tls=tls, extra_config=registry_config),
+               "dist": RegistryProcess(tmp / "dist", "distribution", tls=tls, extra_config=registry_config)}
+    try:
+        for server in servers.values():
+            server.start()
+        src = tmp / "src"
+        digest = make_busybox_oci_layout(src).manifest_digest
+        yield {"tmp": tmp, "certs": certs.dir, "trust": certs.trust, "realm": realm, "auth": auth_port,
+               "registry": servers["registry"].port, "dist": servers["dist"].port, "src": src, "digest": digest,
+               "servers": servers}
+    finally:
+        for server in servers.values():
+            server.close()
 
 
 def login(stack, host_port, user, password):
     authfile = stack["tmp"] / f"{user}-{host_port}.json"
-    skopeo(stack, "login", "--cert-dir", str(stack["trust"]), "--authfile", str(authfile),
+    skopeo("login", "--cert-dir", str(stack["trust"]), "--authfile", str(authfile),
            "-u", user, "-p", password, f"127.0.0.1:{host_port}")
     return authfile
 
@@ -116,36 +87,36 @@ def test_login_then_push_and_pull(stack, target):
     port = stack[target]
     authfile = login(stack, port, "alice", "alice-secret")
     ref = f"docker://127.0.0.1:{port}/alice/busybox:1"
-    skopeo(stack, "copy", "--authfile", str(authfile), "--dest-cert-dir", str(stack["trust"]), f"oci:{stack['src']}:latest", ref)
+    skopeo("copy", "--authfile", str(authfile), "--dest-cert-dir", str(stack["trust"]), f"oci:{stack['src']}:latest", ref)
     out = stack["tmp"] / f"out-{target}"
-    skopeo(stack, "copy", "--authfile", str(authfile), "--src-cert-dir", str(stack["trust"]), ref, f"oci:{out}:x")
-    inspected = json.loads(skopeo(stack, "inspect", "--authfile", str(authfile), "--cert-dir", str(stack["trust"]), ref).stdout)
+    skopeo("copy", "--authfile", str(authfile), "--src-cert-dir", str(stack["trust"]), ref, f"oci:{out}:x")
+    inspected = json.loads(skopeo("inspect", "--authfile", str(authfile), "--cert-dir", str(stack["trust"]), ref).stdout)
     assert inspected["Digest"] == stack["digest"]
 
 
 def test_user_without_push_is_denied(stack):
     login(stack, stack["registry"], "alice", "alice-secret")
-    skopeo(stack, "copy", "--authfile", str(stack["tmp"] / f"alice-{stack['registry']}.json"), "--dest-cert-dir",
+    skopeo("copy", "--authfile", str(stack["tmp"] / f"alice-{stack['registry']}.json"), "--dest-cert-dir",
            str(stack["trust"]), f"oci:{stack['src']}:latest", f"docker://127.0.0.1:{stack['registry']}/alice/denied:1")
     bob = login(stack, stack["registry"], "bob", "bob-secret")
-    result = skopeo(stack, "copy", "--authfile", str(bob), "--dest-cert-dir", str(stack["trust"]),
+    result = skopeo("copy", "--authfile", str(bob), "--dest-cert-dir", str(stack["trust"]),
                     f"oci:{stack['src']}:latest", f"docker://127.0.0.1:{stack['registry']}/alice/denied:2", check=False)
     assert result.returncode != 0
     assert "denied" in result.stderr or "insufficient_scope" in result.stderr or "unauthorized" in result.stderr
-    tags = json.loads(skopeo(stack, "list-tags", "--authfile", str(bob), "--cert-dir", str(stack["trust"]),
+    tags = json.loads(skopeo("list-tags", "--authfile", str(bob), "--cert-dir", str(stack["trust"]),
                              f"docker://127.0.0.1:{stack['registry']}/alice/denied").stdout)
     assert tags["Tags"] == ["1"], "bob may pull but pushed nothing"
 
 
 def test_anonymous_pull_of_public_only(stack):
     admin = login(stack, stack["registry"], "admin", "admin-secret")
-    skopeo(stack, "copy", "--authfile", str(admin), "--dest-cert-dir", str(stack["trust"]),
+    skopeo("copy", "--authfile", str(admin), "--dest-cert-dir", str(stack["trust"]),
            f"oci:{stack['src']}:latest", f"docker://127.0.0.1:{stack['registry']}/public/busybox:1")
     anonymous = stack["tmp"] / "anonymous.json"
     anonymous.write_text('{"auths": {}}')
-    skopeo(stack, "inspect", "--authfile", str(anonymous), "--cert-dir", str(stack["trust"]),
+    skopeo("inspect", "--authfile", str(anonymous), "--cert-dir", str(stack["trust"]),
            f"docker://127.0.0.1:{stack['registry']}/public/busybox:1")
-    private = skopeo(stack, "inspect", "--authfile", str(anonymous), "--cert-dir", str(stack["trust"]),
+    private = skopeo("inspect", "--authfile", str(anonymous), "--cert-dir", str(stack["trust"]),
                      f"docker://127.0.0.1:{stack['registry']}/alice/busybox:1", check=False)
     assert private.returncode != 0
 
@@ -187,8 +158,7 @@ def test_refresh_token_flow(stack):
 def test_berth_client_logs_in_through_berth_auth(stack, tmp_path):
     """The berth client against berth-registry + berth-auth over TLS: login stores a refresh
     token (never the password), push and pull work for the owner, another user is denied push."""
-    from client_support import BERTH as BERTH_CLIENT, Berth as BerthClient
-    if not Path(BERTH_CLIENT).exists():
+    if not is_executable(BERTH_CLIENT):
         pytest.skip("berth client not built")
     certs_d = tmp_path / "certs.d"
     for port in (stack["registry"], stack["auth"]):
@@ -196,7 +166,7 @@ def test_berth_client_logs_in_through_berth_auth(stack, tmp_path):
         (certs_d / f"127.0.0.1:{port}" / "ca.crt").write_bytes((stack["certs"] / "ca.crt").read_bytes())
     host = f"127.0.0.1:{stack['registry']}"
     tls = ("--certs-dir", str(certs_d))
-    alice = BerthClient(tmp_path, "alice")
+    alice = Berth(tmp_path, "alice")
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
     (rootfs / "hello").write_text("hello\n")
@@ -208,7 +178,7 @@ def test_berth_client_logs_in_through_berth_auth(stack, tmp_path):
     config = (alice.docker_config / "config.json").read_text()
     assert "alice-secret" not in config and json.loads(config)["auths"][host].get("identitytoken")
     alice.run("push", *tls, ref)
-    reader = BerthClient(tmp_path, "bob")
+    reader = Berth(tmp_path, "bob")
     reader.run("login", *tls, host, "-u", "bob", "--password-stdin", input="bob-secret\n")
     reader.run("pull", *tls, ref)
     reader.run("tag", ref, f"{host}/alice/by-bob:1")
@@ -240,7 +210,7 @@ def test_repeated_failures_are_slowed_down_and_nothing_secret_is_logged(stack):
     statuses = [token(stack, "bob", f"guess-{i}").status_code for i in range(8)]
     assert statuses[0] == 401 and statuses[-1] == 429
     assert token(stack, "bob", "bob-secret").status_code == 429, "even the right password waits out the burst"
-    logs = "".join((stack["tmp"] / f"{name}.log").read_text() for name in ("auth", "registry"))
+    logs = "".join(stack["servers"][name].log_text() for name in ("auth", "registry"))
     for secret in ("alice-secret", "bob-secret", "admin-secret", "guess-1", "eyJ"):
         assert secret not in logs
 

@@ -12,22 +12,33 @@ import signal
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from client_support import (BERTH, Berth, Registry, TokenServer, busybox_layout, multiarch_layout,
-                            random_layers_layout, registry_kinds, self_signed_server_cert, sha256_file, skopeo)
+from certs import make_certs
+from images import busybox_layout, multiarch_layout, random_layers_layout, sha256_file
+from programs import BERTH_CLIENT, Berth, is_executable
+from registry_process import RegistryProcess, registry_kinds
+from skopeo_support import skopeo
+from token_service import TokenServer
 
-pytestmark = pytest.mark.skipif(not os.access(BERTH, os.X_OK), reason=f"{BERTH} not built")
+pytestmark = pytest.mark.skipif(not is_executable(BERTH_CLIENT), reason=f"{BERTH_CLIENT} not built")
 
 
-@pytest.fixture(params=registry_kinds())
+def serve(workdir: Path, impl: str = "distribution", **kwargs) -> RegistryProcess:
+    """A started registry in a directory of its own under workdir, named localhost:PORT."""
+    return RegistryProcess(tempfile.mkdtemp(prefix="registry-", dir=workdir), impl, hostname="localhost",
+                           **kwargs).start()
+
+
+@pytest.fixture(params=registry_kinds(), ids=lambda impl: "berth-registry" if impl == "berth" else impl)
 def registry(request, tmp_path):
-    reg = Registry(tmp_path, kind=request.param)
+    reg = serve(tmp_path, request.param)
     yield reg
-    reg.stop()
+    reg.close()
 
 
 @pytest.fixture
@@ -104,13 +115,13 @@ def test_copy_same_registry_mounts_and_cross_registry_streams(registry, berth, t
     out = berth.run("copy", f"{registry.host}/e2e/src:v1", f"{registry.host}/e2e/dst:v2")
     assert "mounted" in out.stderr
     assert desc["digest"] in out.stdout
-    second = Registry(tmp_path, kind="distribution")
+    second = serve(tmp_path)
     try:
         out = berth.run("copy", f"{registry.host}/e2e/src:v1", f"{second.host}/far/away:v3")
         assert "copied" in out.stderr and desc["digest"] in out.stdout
         assert berth.run("tags", f"{second.host}/far/away").stdout.split() == ["v3"]
     finally:
-        second.stop()
+        second.close()
     assert not (berth.root / "blobs").exists() or not any((berth.root / "blobs/sha256").iterdir())
 
 
@@ -160,7 +171,7 @@ def test_multiarch_pull_platform_and_copy_whole_index(registry, berth, tmp_path)
 
 
 def test_login_htpasswd_basic(tmp_path, berth):
-    reg = Registry(tmp_path, htpasswd={"alice": "s3cret"})
+    reg = serve(tmp_path, htpasswd={"alice": "s3cret"})
     try:
         layout = tmp_path / "layout"
         busybox_layout(layout, "v1")
@@ -179,13 +190,13 @@ def test_login_htpasswd_basic(tmp_path, berth):
         config = json.loads((berth.docker_config / "config.json").read_text())
         assert reg.host not in config.get("auths", {})
     finally:
-        reg.stop()
+        reg.close()
 
 
 def test_bearer_token_flow_denied_scope_and_identity_token(tmp_path, berth):
     tokens = TokenServer(tmp_path, {"alice": ("pw-alice", ["pull", "push", "delete", "*"]),
                                     "reader": ("pw-reader", ["pull"])})
-    reg = Registry(tmp_path, token=tokens)
+    reg = serve(tmp_path, extra_config=tokens.registry_auth())
     try:
         rootfs = tmp_path / "rootfs"
         rootfs.mkdir()
@@ -212,12 +223,12 @@ def test_bearer_token_flow_denied_scope_and_identity_token(tmp_path, berth):
         denied = reader.run("push", f"{reg.host}/team/app:2", check=False)
         assert denied.returncode != 0 and "denied" in denied.stderr and "team/app" in denied.stderr
     finally:
-        reg.stop()
+        reg.close()
         tokens.stop()
 
 
 def test_credential_helper(tmp_path, berth):
-    reg = Registry(tmp_path, htpasswd={"bob": "helper-pw"})
+    reg = serve(tmp_path, htpasswd={"bob": "helper-pw"})
     try:
         bindir = tmp_path / "bin"
         bindir.mkdir()
@@ -229,7 +240,7 @@ def test_credential_helper(tmp_path, berth):
         berth.extra_env["PATH"] = f"{bindir}:{os.environ['PATH']}"
         assert berth.run("catalog", reg.host).returncode == 0
     finally:
-        reg.stop()
+        reg.close()
 
 
 def test_interrupted_pull_resumes_and_store_stays_clean(registry, berth, tmp_path):
@@ -343,15 +354,15 @@ def test_tls_with_certs_d(tmp_path, berth):
             pytest.skip("host name does not resolve to loopback")
     except OSError:
         pytest.skip("host name does not resolve")
-    ca, cert, key = self_signed_server_cert(tmp_path, hostname)
-    reg = Registry(tmp_path, tls=(cert, key))
+    pki = make_certs(tmp_path / "pki", hostname)
+    reg = serve(tmp_path, tls=(pki.server_cert, pki.server_key))
     try:
         host = f"{hostname}:{reg.port}"
         certs = tmp_path / "certs.d"
         failure = berth.run("catalog", host, "--certs-dir", str(certs), check=False)
         assert failure.returncode != 0 and "TLS" in failure.stderr and f"{certs}/{host}/ca.crt" in failure.stderr
         (certs / host).mkdir(parents=True)
-        (certs / host / "ca.crt").write_bytes(ca.read_bytes())
+        (certs / host / "ca.crt").write_bytes(pki.ca.read_bytes())
         assert berth.run("catalog", host, "--certs-dir", str(certs)).returncode == 0
     finally:
-        reg.stop()
+        reg.close()

@@ -17,7 +17,7 @@ import warnings
 
 import pytest
 
-from harness import registry_impl
+from registry_process import registry_impl
 from conformance_lib import (EMPTY_LAYER_TAG, ERROR_CODES, INDEX, MANIFEST, OCTET, SPECS, TEST_TAG, Suite,
                              check_annotations, delete, errors_of, head_or_get_blob, manifest_req, ok2xx,
                              patch, referrers, rel, run_only_if, spec, start_chunked, status_in, tags_of)

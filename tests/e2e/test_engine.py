@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from client_support import BERTH, Berth, LayoutWriter, Registry, busybox_layer, free_port, skopeo
 from engine_support import busybox_rootfs, host_state, rootfs_layer, tar_layer
+from images import LayoutWriter, busybox_layer
+from programs import BERTH_CLIENT, Berth, free_port, is_executable
+from registry_process import RegistryProcess
+from skopeo_support import skopeo
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the engine needs root"),
-    pytest.mark.skipif(not os.access(BERTH, os.X_OK), reason=f"{BERTH} not built"),
+    pytest.mark.skipif(not is_executable(BERTH_CLIENT), reason=f"{BERTH_CLIENT} not built"),
 ]
 
 
@@ -29,7 +32,7 @@ pytestmark = [
 def images(tmp_path_factory):
     """A registry holding two images, and a store that pulled them (the one tests run from)."""
     work = tmp_path_factory.mktemp("engine")
-    reg = Registry(work, kind="berth-registry")
+    reg = RegistryProcess(work / "registry", "berth", hostname="localhost").start()
     try:
         maker = Berth(work, "maker")
         rootfs = busybox_rootfs(work / "rootfs")
@@ -57,7 +60,7 @@ def images(tmp_path_factory):
         for line in runner.run("ps", "-a", "-q").stdout.split():
             runner.run("rm", "-f", line, check=False)
     finally:
-        reg.stop()
+        reg.close()
 
 
 @pytest.fixture
@@ -258,7 +261,7 @@ def test_interactive_terminal(berth, image):
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update(berth.env())
-        os.execv(BERTH, ["berth", "run", "-it", "--rm", "--network", "none", image, "sh"])
+        os.execv(BERTH_CLIENT, ["berth", "run", "-it", "--rm", "--network", "none", image, "sh"])
     output = b""
 
     def read_for(seconds):

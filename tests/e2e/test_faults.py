@@ -16,7 +16,9 @@ import uuid
 
 import pytest
 
-from harness import OCI_MANIFEST, make_busybox_oci_layout, oci_layout_blobs, registry_impl, sha256_digest, skopeo_copy
+from images import OCI_MANIFEST, make_busybox_oci_layout, oci_layout_blobs, sha256_digest
+from registry_process import registry_impl
+from skopeo_support import skopeo_copy
 from registry_http import (EMPTY, EMPTY_DESC, OCTET, SPEC_CODES, assert_error, image_manifest, patch,
                            patch_ok, push_blob, raw, read_response, start_upload, stream_body, upload_range_end,
                            with_query)

@@ -9,7 +9,7 @@ server serves the same root. Every server here has `storage.maintenance.gc` with
 once, at start-up, on an empty root. berth keeps its timestamps in whole seconds and protects a new
 blob for at least one second (two after a HEAD or mount) even with `delay: 0s`: before a sweep on
 such a root, wait_out_protection() waits for those to run out, so results do not depend on timing.
-Images are built from busybox-static (harness) and pushed and pulled with skopeo, or pushed by raw
+Images are built from busybox-static (images.py) and pushed and pulled with skopeo, or pushed by raw
 HTTP where the test needs exact manifests (indexes, referrers).
 
 After each sweep the storage is checked against itself: every row of the metadata's `blobs` table
@@ -33,10 +33,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import (BERTH_BIN, _deep_merge, OCI_INDEX, OCI_MANIFEST, RegistryProcess, implementation_available,
-                     make_busybox_oci_layout, sha256_digest)
+from images import OCI_INDEX, OCI_MANIFEST, assert_same_blobs, layout_blobs_verified, make_busybox_oci_layout, sha256_digest
+from programs import BERTH_REGISTRY
 from registry_http import EMPTY, assert_error, image_manifest, push_blob, raw
-from skopeo_support import layout_blobs_verified, run_skopeo, set_skopeo_home, skopeo_fails
+from registry_process import RegistryProcess, deep_merge, implementation_available
+from skopeo_support import skopeo, skopeo_fails
 
 pytestmark = pytest.mark.berth_only("online garbage collection, retention and immutable tags are berth features")
 
@@ -52,11 +53,6 @@ MANIFEST_LINE = re.compile(r"^(removed|would remove) manifest ([a-z0-9][a-z0-9._
 TAG_LINE = re.compile(r"^(removed|would remove) tag ([a-z0-9][a-z0-9._/-]*):([A-Za-z0-9_][A-Za-z0-9._-]{0,127})(?:\s.*)?$")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _skopeo_home(tmp_path_factory):
-    set_skopeo_home(tmp_path_factory.mktemp("skopeo-home"))
-
-
 @pytest.fixture(autouse=True)
 def _berth_binary():
     ok, why = implementation_available("berth")
@@ -69,7 +65,7 @@ def _berth_binary():
 def merged(*parts: dict) -> dict:
     out: dict = {}
     for part in parts:
-        _deep_merge(out, part)
+        deep_merge(out, part)
     return out
 
 
@@ -96,7 +92,7 @@ def wait_for_startup_sweep(reg: RegistryProcess, timeout: float = 5.0) -> bool:
     writes anything; True when its log line appeared."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = reg.log_path.read_text(errors="replace").rsplit("==== harness: starting", 1)[-1]
+        text = reg.log_since_start()
         if STARTUP_SWEEP.search(text):
             time.sleep(0.2)
             return True
@@ -160,7 +156,7 @@ def run_gc(config: Path, *flags, env: dict | None = None, timeout: float = 120,
         wait_out_protection(config)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "BERTH_FAILPOINT"))}
     environment.update(env or {})
-    return subprocess.run([str(BERTH_BIN), "garbage-collect", *flags, str(config)], capture_output=True, text=True,
+    return subprocess.run([str(BERTH_REGISTRY), "garbage-collect", *flags, str(config)], capture_output=True, text=True,
                           timeout=timeout, env=environment, stdin=subprocess.DEVNULL)
 
 
@@ -268,22 +264,16 @@ def make_image(tmp_path: Path, name: str, shared: str | None = None):
 
 def push(reg: RegistryProcess, image, repo: str, tag: str) -> None:
     digestfile = image.layout_dir.parent / f"digest-{uuid.uuid4().hex}"
-    run_skopeo("copy", "--quiet", PLAIN, "--preserve-digests", "--digestfile", digestfile,
+    skopeo("copy", "--quiet", PLAIN, "--preserve-digests", "--digestfile", digestfile,
                f"oci:{image.layout_dir}:{image.tag}", reg.ref(repo, tag))
     assert digestfile.read_text().strip() == image.manifest_digest
-
-
-def assert_same_blobs(source: dict, copied: dict, what=""):
-    assert sorted(copied) == sorted(source), what
-    for digest, data in source.items():
-        assert copied[digest] == data, f"{what}: blob {digest} differs after the round trip"
 
 
 def assert_pulls(reg: RegistryProcess, repo: str, ref: str, image, workdir: Path) -> None:
     """skopeo copy back into a fresh OCI layout: the same blobs, byte for byte."""
     out = Path(workdir) / "pulled" / uuid.uuid4().hex
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_skopeo("copy", "--quiet", PLAIN_SRC, "--preserve-digests", reg.ref(repo, ref), f"oci:{out}:pulled")
+    skopeo("copy", "--quiet", PLAIN_SRC, "--preserve-digests", reg.ref(repo, ref), f"oci:{out}:pulled")
     assert_same_blobs(image.blobs, layout_blobs_verified(out), f"{repo}:{ref}")
 
 
@@ -332,7 +322,7 @@ def test_sweep_removes_exactly_the_unshared_blobs_of_deleted_images(make_registr
     # Delete half: by digest, by skopeo delete (tag resolved to digest), by tag then digest, by tag only.
     delete_manifest(reg, where[0][0], images[0].manifest_digest)
     delete_manifest(reg, where[1][0], images[1].manifest_digest)
-    run_skopeo("delete", "--tls-verify=false", reg.ref(*where[2]))
+    skopeo("delete", "--tls-verify=false", reg.ref(*where[2]))
     for i in (3, 4):
         delete_manifest(reg, *where[i])
         delete_manifest(reg, where[i][0], images[i].manifest_digest)
@@ -648,7 +638,7 @@ def test_unimported_distribution_root_is_never_swept(make_registry, tmp_path):
         assert tree_listing(root / "docker") == listing, "the server's sweep touched Distribution's files"
         berth.stop()
 
-        imported = subprocess.run([str(BERTH_BIN), "import", str(root)], capture_output=True, text=True, timeout=120)
+        imported = subprocess.run([str(BERTH_REGISTRY), "import", str(root)], capture_output=True, text=True, timeout=120)
         assert imported.returncode == 0, imported
         swept = gc(config)
         expected = set(drop.blobs) - set(keep.blobs)   # Distribution deleted that manifest: its own blobs are garbage
@@ -868,7 +858,7 @@ def test_bad_gc_retention_or_immutable_config_names_the_key(tmp_path):
     base = RegistryProcess(tmp_path / "base", "berth", extra_config=extra).config
     good = tmp_path / "good.yml"
     good.write_text(yaml.safe_dump(base, sort_keys=False))
-    ok = subprocess.run([str(BERTH_BIN), "verify-config", str(good)], capture_output=True, text=True, timeout=30)
+    ok = subprocess.run([str(BERTH_REGISTRY), "verify-config", str(good)], capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, (ok.stdout, ok.stderr)
 
     def bad_regex(c):
@@ -888,12 +878,12 @@ def test_bad_gc_retention_or_immutable_config_names_the_key(tmp_path):
         mutate(config)
         path = tmp_path / f"{mutate.__name__}.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        checked = subprocess.run([str(BERTH_BIN), "verify-config", str(path)], capture_output=True, text=True, timeout=30)
+        checked = subprocess.run([str(BERTH_REGISTRY), "verify-config", str(path)], capture_output=True, text=True, timeout=30)
         assert checked.returncode != 0, (mutate.__name__, checked.stdout, checked.stderr)
         assert expected in checked.stderr + checked.stdout, (mutate.__name__, checked.stdout, checked.stderr)
         # serve stops at start-up with the same message, and does not sweep or listen.
         try:
-            served = subprocess.run([str(BERTH_BIN), "serve", str(path)], capture_output=True, text=True, timeout=20,
+            served = subprocess.run([str(BERTH_REGISTRY), "serve", str(path)], capture_output=True, text=True, timeout=20,
                                     stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             pytest.fail(f"{mutate.__name__}: serve started with a bad config")

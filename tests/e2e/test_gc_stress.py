@@ -59,8 +59,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness import (BERTH_BIN, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, RegistryProcess,
-                     implementation_available, sha256_digest)
+from images import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, sha256_digest
+from programs import BERTH_REGISTRY
+from registry_http import EMPTY, OCTET
+from registry_process import RegistryProcess, implementation_available
 
 pytestmark = pytest.mark.berth_only("online garbage collection (storage.maintenance.gc) is a berth feature")
 
@@ -77,10 +79,8 @@ FINAL_WAIT_SECONDS = float(os.environ.get("GC_STRESS_FINAL_WAIT") or DELAY_SECON
 TIMEOUT = (5, 60)          # connect, read: every request is bounded
 TAGS_PER_REPO = 6
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
-EMPTY = b"{}"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 ARTIFACT_TYPE = "application/vnd.berth.stress.signature"
-OCTET = {"Content-Type": "application/octet-stream"}
 ACCEPT = {"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}
 # Three layers every repository uses: a blob shared across repositories, removable only when no
 # repository's manifest references it any more.
@@ -728,8 +728,8 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
     ok, why = implementation_available("berth")
     if not ok:
         pytest.skip(why)
-    helped = subprocess.run([str(BERTH_BIN), "garbage-collect", "--help"], capture_output=True, text=True, timeout=30)
-    assert helped.returncode == 0, f"{BERTH_BIN} has no garbage-collect command:\n{helped.stderr[-1000:]}"
+    helped = subprocess.run([str(BERTH_REGISTRY), "garbage-collect", "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0, f"{BERTH_REGISTRY} has no garbage-collect command:\n{helped.stderr[-1000:]}"
 
     seed = int(os.environ.get("GC_STRESS_SEED") or random.randrange(1 << 30))
     reg = RegistryProcess(tmp_path / "registry", "berth", extra_config=GC_CONFIG)
@@ -773,7 +773,7 @@ def test_gc_sweeps_under_load_keep_everything_reachable(tmp_path):
                 w.op_delete_tag()
                 untagged_now += 1
         cli_started = time.time()
-        cli = subprocess.run([str(BERTH_BIN), "garbage-collect", "--delete-untagged", str(reg.config_path)],
+        cli = subprocess.run([str(BERTH_REGISTRY), "garbage-collect", "--delete-untagged", str(reg.config_path)],
                              capture_output=True, text=True, timeout=300)
         output = (cli.stdout + cli.stderr).strip()
         assert cli.returncode == 0, f"garbage-collect exited {cli.returncode}:\n{output[-3000:]}"

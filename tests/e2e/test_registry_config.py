@@ -3,16 +3,14 @@ mode, an API prefix, extra headers, JSON logs, and the external host in Location
 import json
 import time
 
-from registry_client import Registry
+from registry_client import BerthRegistry
 
 
 def test_upload_purging_removes_abandoned_sessions(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     reg.stop()
-    text = reg.config.read_text().replace(
-        "  delete: {enabled: true}\n",
-        "  delete: {enabled: true}\n  maintenance:\n    uploadpurging: {enabled: true, age: 1s, interval: 1s, dryrun: false}\n")
-    reg.config.write_text(text)
+    reg.config["storage"]["maintenance"] = {"uploadpurging": {"enabled": True, "age": "1s", "interval": "1s",
+                                                              "dryrun": False}}
     reg.start()
     try:
         location = reg.start_upload("purge/app")
@@ -27,11 +25,10 @@ def test_upload_purging_removes_abandoned_sessions(tmp_path):
 
 
 def test_read_only_mode_serves_pulls_and_refuses_pushes(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     digest, body = reg.push_image("ro/app", "v1")
     reg.stop()
-    reg.config.write_text(reg.config.read_text().replace(
-        "  delete: {enabled: true}\n", "  delete: {enabled: true}\n  maintenance:\n    readonly: {enabled: true}\n"))
+    reg.config["storage"]["maintenance"] = {"readonly": {"enabled": True}}
     reg.start()
     try:
         assert reg.request("GET", "/v2/ro/app/manifests/v1").body == body
@@ -43,34 +40,19 @@ def test_read_only_mode_serves_pulls_and_refuses_pushes(tmp_path):
 
 
 def test_prefix_headers_host_and_json_logs(tmp_path):
-    reg = Registry(tmp_path, extra="")
-    reg.stop()
-    text = reg.config.read_text().replace("log: {level: info}", "log: {level: info, formatter: json}")
-    text = text.replace(f"http: {{addr: 127.0.0.1:{reg.port}}}",
-                        f"http:\n  addr: 127.0.0.1:{reg.port}\n  prefix: /registry/\n  host: https://registry.example.com\n"
-                        f"  headers:\n    X-Content-Type-Options: [nosniff]\n")
-    reg.config.write_text(text)
-    reg.proc = None
-    # The readiness probe of Registry.start uses /v2/; with a prefix it lives under /registry/v2/.
-    import subprocess
-    from test_registry_smoke import BERTH
-    log = open(tmp_path / "prefixed.log", "w")
-    reg.proc = subprocess.Popen([str(BERTH), "serve", str(reg.config)], stdout=log, stderr=subprocess.STDOUT)
+    # The readiness probe uses /v2/; with a prefix it lives under /registry/v2/.
+    reg = BerthRegistry(tmp_path, ready_path="/registry/v2/", extra_config={
+        "log": {"level": "info", "formatter": "json"},
+        "http": {"prefix": "/registry/", "host": "https://registry.example.com",
+                 "headers": {"X-Content-Type-Options": ["nosniff"]}}})
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if reg.request("GET", "/registry/v2/").status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
         base = reg.request("GET", "/registry/v2/")
         assert base.header("X-Content-Type-Options") == "nosniff"
         assert reg.request("GET", "/v2/").status == 404
         started = reg.request("POST", "/registry/v2/pre/app/blobs/uploads/")
         assert started.status == 202
         assert started.header("Location").startswith("https://registry.example.com/registry/v2/pre/app/blobs/uploads/")
-        lines = [line for line in (tmp_path / "prefixed.log").read_text().splitlines() if line.strip()]
+        lines = [line for line in reg.log_since_start().splitlines() if line.strip()]
         assert lines and all(json.loads(line)["level"] for line in lines)
         assert any(json.loads(line)["msg"] == "listening" for line in lines)
     finally:

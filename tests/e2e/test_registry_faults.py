@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 
-from registry_client import Registry, sha256
+from images import sha256_digest
+from registry_client import BerthRegistry
 
 
 def test_cut_off_chunk_leaves_the_upload_as_it_was(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         data = os.urandom(300_000)
         location = reg.start_upload("faults/cut")
@@ -21,26 +22,26 @@ def test_cut_off_chunk_leaves_the_upload_as_it_was(tmp_path):
         # Announce 200,000 bytes, send 50,000, hang up.
         head = (f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
                 f"Content-Range: 100000-299999\r\nContent-Length: 200000\r\n\r\n").encode()
-        reg.raw(head + data[100_000:150_000], close_after=True, read=False)
+        reg.send_bytes(head + data[100_000:150_000], close_after=True, read=False)
         time.sleep(0.5)
         status = reg.request("GET", location)
         assert status.status == 204 and status.header("Range") == "0-99999"
         assert reg.request("PATCH", location, data[100_000:], {"Content-Range": "100000-299999"}).status == 202
-        assert reg.request("PUT", f"{location}?digest={sha256(data)}").status == 201
-        assert reg.request("GET", f"/v2/faults/cut/blobs/{sha256(data)}").body == data
+        assert reg.request("PUT", f"{location}?digest={sha256_digest(data)}").status == 201
+        assert reg.request("GET", f"/v2/faults/cut/blobs/{sha256_digest(data)}").body == data
     finally:
         reg.stop()
 
 
 def test_cut_off_monolithic_upload_stores_nothing(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         data = os.urandom(100_000)
-        head = (f"POST /v2/faults/mono/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\nHost: x\r\n"
+        head = (f"POST /v2/faults/mono/blobs/uploads/?digest={sha256_digest(data)} HTTP/1.1\r\nHost: x\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()
-        reg.raw(head + data[:40_000], close_after=True, read=False)
+        reg.send_bytes(head + data[:40_000], close_after=True, read=False)
         time.sleep(0.5)
-        assert reg.request("HEAD", f"/v2/faults/mono/blobs/{sha256(data)}").status == 404
+        assert reg.request("HEAD", f"/v2/faults/mono/blobs/{sha256_digest(data)}").status == 404
         blobs = tmp_path / "root" / "docker/registry/v2/blobs"
         assert not list(blobs.rglob("data")), "no blob file appeared"
     finally:
@@ -48,7 +49,7 @@ def test_cut_off_monolithic_upload_stores_nothing(tmp_path):
 
 
 def test_upload_session_survives_a_restart(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         data = os.urandom(200_000)
         location = reg.start_upload("faults/restart")
@@ -56,14 +57,14 @@ def test_upload_session_survives_a_restart(tmp_path):
         reg.restart()
         assert reg.request("GET", location).header("Range") == "0-119999"
         assert reg.request("PATCH", location, data[120_000:], {"Content-Range": "120000-199999"}).status == 202
-        assert reg.request("PUT", f"{location}?digest={sha256(data)}").status == 201
-        assert hashlib.sha256(reg.request("GET", f"/v2/faults/restart/blobs/{sha256(data)}").body).hexdigest() == sha256(data)[7:]
+        assert reg.request("PUT", f"{location}?digest={sha256_digest(data)}").status == 201
+        assert hashlib.sha256(reg.request("GET", f"/v2/faults/restart/blobs/{sha256_digest(data)}").body).hexdigest() == sha256_digest(data)[7:]
     finally:
         reg.stop()
 
 
 def test_kill_9_during_a_push_loses_nothing_committed_and_shows_nothing_partial(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         committed = {}
         for i in range(3):
@@ -87,7 +88,7 @@ def test_kill_9_during_a_push_loses_nothing_committed_and_shows_nothing_partial(
 
         threads = [
             threading.Thread(target=stream, args=(f"PATCH {location}", big[1_000_000:], f"Content-Range: 1000000-{len(big) - 1}\r\n")),
-            threading.Thread(target=stream, args=(f"POST /v2/faults/kill/blobs/uploads/?digest={sha256(monolithic)}", monolithic)),
+            threading.Thread(target=stream, args=(f"POST /v2/faults/kill/blobs/uploads/?digest={sha256_digest(monolithic)}", monolithic)),
         ]
         for t in threads:
             t.start()
@@ -103,10 +104,10 @@ def test_kill_9_during_a_push_loses_nothing_committed_and_shows_nothing_partial(
             assert reply.status == 200 and reply.body == body
             for layer in json.loads(body)["layers"]:
                 blob = reg.request("GET", f"/v2/faults/kill/blobs/{layer['digest']}").body
-                assert sha256(blob) == layer["digest"]
+                assert sha256_digest(blob) == layer["digest"]
         # Nothing partial is visible.
-        assert reg.request("HEAD", f"/v2/faults/kill/blobs/{sha256(monolithic)}").status == 404
-        assert reg.request("HEAD", f"/v2/faults/kill/blobs/{sha256(big)}").status == 404
+        assert reg.request("HEAD", f"/v2/faults/kill/blobs/{sha256_digest(monolithic)}").status == 404
+        assert reg.request("HEAD", f"/v2/faults/kill/blobs/{sha256_digest(big)}").status == 404
         # The session resumes from what was acknowledged before the kill.
         status = reg.request("GET", location)
         assert status.status == 204
@@ -115,20 +116,20 @@ def test_kill_9_during_a_push_loses_nothing_committed_and_shows_nothing_partial(
         if acknowledged < len(big):
             rest = reg.request("PATCH", location, big[acknowledged:], {"Content-Range": f"{acknowledged}-{len(big) - 1}"})
             assert rest.status == 202
-        assert reg.request("PUT", f"{location}?digest={sha256(big)}").status == 201
-        assert sha256(reg.request("GET", f"/v2/faults/kill/blobs/{sha256(big)}").body) == sha256(big)
+        assert reg.request("PUT", f"{location}?digest={sha256_digest(big)}").status == 201
+        assert sha256_digest(reg.request("GET", f"/v2/faults/kill/blobs/{sha256_digest(big)}").body) == sha256_digest(big)
     finally:
         reg.stop()
 
 
 def test_concurrent_uploads_of_the_same_blob(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         data = os.urandom(2 * 1024 * 1024)
         results = []
 
         def push(i):
-            results.append(reg.request("POST", f"/v2/faults/same{i}/blobs/uploads/?digest={sha256(data)}", data).status)
+            results.append(reg.request("POST", f"/v2/faults/same{i}/blobs/uploads/?digest={sha256_digest(data)}", data).status)
 
         threads = [threading.Thread(target=push, args=(i,)) for i in range(6)]
         for t in threads:
@@ -137,6 +138,6 @@ def test_concurrent_uploads_of_the_same_blob(tmp_path):
             t.join()
         assert results == [201] * 6
         for i in range(6):
-            assert reg.request("GET", f"/v2/faults/same{i}/blobs/{sha256(data)}").body == data
+            assert reg.request("GET", f"/v2/faults/same{i}/blobs/{sha256_digest(data)}").body == data
     finally:
         reg.stop()

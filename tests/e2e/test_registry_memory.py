@@ -4,7 +4,7 @@ import hashlib
 import http.client
 import re
 
-from registry_client import Registry
+from registry_client import BerthRegistry
 
 MiB = 1024 * 1024
 
@@ -15,7 +15,7 @@ def peak_rss_mib(pid):
 
 
 def test_one_gib_push_and_pull_keep_memory_flat(tmp_path):
-    reg = Registry(tmp_path)
+    reg = BerthRegistry(tmp_path)
     try:
         block = bytes(range(256)) * (4 * MiB // 256)
         total = 256 * len(block)  # 1 GiB

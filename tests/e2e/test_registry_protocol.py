@@ -5,16 +5,15 @@ import json
 
 import pytest
 
-from registry_client import Registry, sha256
+from images import OCI_INDEX, OCI_MANIFEST, sha256_digest
+from registry_client import BerthRegistry
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-EMPTY = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2}
+EMPTY = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256_digest(b"{}"), "size": 2}
 
 
 @pytest.fixture(scope="module")
 def reg(tmp_path_factory):
-    registry = Registry(tmp_path_factory.mktemp("protocol"))
+    registry = BerthRegistry(tmp_path_factory.mktemp("protocol"))
     yield registry
     registry.stop()
 
@@ -38,11 +37,11 @@ def test_chunked_upload_with_status_and_out_of_order_chunk(reg):
     assert gap.status == 416
     second = reg.request("PATCH", location, data[50000:], {"Content-Range": f"50000-{len(data) - 1}"})
     assert second.status == 202
-    done = reg.request("PUT", f"{location}?digest={sha256(data)}")
+    done = reg.request("PUT", f"{location}?digest={sha256_digest(data)}")
     assert done.status == 201
-    assert done.header("Location").endswith(f"/v2/push/chunked/blobs/{sha256(data)}")
-    assert done.header("Docker-Content-Digest") == sha256(data)
-    assert reg.request("GET", f"/v2/push/chunked/blobs/{sha256(data)}").body == data
+    assert done.header("Location").endswith(f"/v2/push/chunked/blobs/{sha256_digest(data)}")
+    assert done.header("Docker-Content-Digest") == sha256_digest(data)
+    assert reg.request("GET", f"/v2/push/chunked/blobs/{sha256_digest(data)}").body == data
     after = reg.request("PATCH", location, b"more", {"Content-Range": f"{len(data)}-{len(data) + 3}"})
     assert after.status == 404 and after.error_code() == "BLOB_UPLOAD_UNKNOWN"
 
@@ -50,7 +49,7 @@ def test_chunked_upload_with_status_and_out_of_order_chunk(reg):
 def test_post_then_put_with_body_and_cancel(reg):
     data = b"monolithic in two steps"
     location = reg.start_upload("push/twostep")
-    reply = reg.request("PUT", f"{location}?digest={sha256(data)}", data, {"Content-Type": "application/octet-stream"})
+    reply = reg.request("PUT", f"{location}?digest={sha256_digest(data)}", data, {"Content-Type": "application/octet-stream"})
     assert reply.status == 201
     other = reg.start_upload("push/twostep")
     assert reg.request("DELETE", other).status == 204
@@ -58,20 +57,20 @@ def test_post_then_put_with_body_and_cancel(reg):
 
 
 def test_wrong_digest_stores_nothing(reg):
-    wrong = sha256(b"something else")
+    wrong = sha256_digest(b"something else")
     reply = reg.request("POST", f"/v2/push/wrong/blobs/uploads/?digest={wrong}", b"content")
     assert reply.status == 400 and reply.error_code() == "DIGEST_INVALID"
     assert reg.request("HEAD", f"/v2/push/wrong/blobs/{wrong}").status == 404
     location = reg.start_upload("push/wrong")
     assert reg.request("PATCH", location, b"abc").status == 202
     assert reg.request("PUT", f"{location}?digest={wrong}").error_code() == "DIGEST_INVALID"
-    assert reg.request("HEAD", f"/v2/push/wrong/blobs/{sha256(b'abc')}").status == 404
+    assert reg.request("HEAD", f"/v2/push/wrong/blobs/{sha256_digest(b'abc')}").status == 404
 
 
 def test_unknown_upload_and_missing_digest_parameter(reg):
     unknown = "/v2/push/x/blobs/uploads/00000000-0000-0000-0000-000000000000"
     for method in ("GET", "PATCH", "PUT", "DELETE"):
-        reply = reg.request(method, unknown + ("?digest=" + sha256(b"") if method == "PUT" else ""), b"")
+        reply = reg.request(method, unknown + ("?digest=" + sha256_digest(b"") if method == "PUT" else ""), b"")
         assert reply.status == 404 and reply.error_code() == "BLOB_UPLOAD_UNKNOWN", method
     location = reg.start_upload("push/x")
     assert reg.request("PUT", location, b"x").error_code() == "DIGEST_INVALID"
@@ -95,7 +94,7 @@ def test_cross_repository_mount(reg):
     auto = reg.request("POST", f"/v2/mount/auto/blobs/uploads/?mount={digest}")
     assert auto.status == 201
     # Unknown blob or source: an upload session instead.
-    missing = reg.request("POST", f"/v2/mount/target2/blobs/uploads/?mount={sha256(b'nope')}&from=mount/source")
+    missing = reg.request("POST", f"/v2/mount/target2/blobs/uploads/?mount={sha256_digest(b'nope')}&from=mount/source")
     assert missing.status == 202 and missing.header("Location")
     not_linked = reg.request("POST", f"/v2/mount/target3/blobs/uploads/?mount={digest}&from=mount/elsewhere")
     assert not_linked.status == 202
@@ -112,14 +111,14 @@ def test_pull_manifest_and_blob_with_headers_and_ranges(reg):
         assert get.header("Docker-Content-Digest") == digest
         head = reg.request("HEAD", f"/v2/pull/app/manifests/{ref}")
         assert head.status == 200 and head.header("Content-Length") == str(len(body)) and head.body == b""
-    layer = sha256(b"0123456789")
+    layer = sha256_digest(b"0123456789")
     part = reg.request("GET", f"/v2/pull/app/blobs/{layer}", headers={"Range": "bytes=2-5"})
     assert part.status == 206 and part.body == b"2345"
     assert part.header("Content-Range") == "bytes 2-5/10"
     beyond = reg.request("GET", f"/v2/pull/app/blobs/{layer}", headers={"Range": "bytes=50-60"})
     assert beyond.status == 416 and beyond.header("Content-Range") == "bytes */10"
     assert reg.request("GET", "/v2/pull/app/manifests/nope").error_code() == "MANIFEST_UNKNOWN"
-    assert reg.request("GET", f"/v2/pull/app/blobs/{sha256(b'none')}").error_code() == "BLOB_UNKNOWN"
+    assert reg.request("GET", f"/v2/pull/app/blobs/{sha256_digest(b'none')}").error_code() == "BLOB_UNKNOWN"
     # A blob of another repository is not served here.
     assert reg.request("GET", f"/v2/pull/other/blobs/{layer}").status == 404
 
@@ -133,16 +132,16 @@ def test_malformed_oversized_and_dangling_manifests(reg):
     big = put(b"{" + b" " * (4 * 1024 * 1024 + 10) + b"}")
     assert big.status == 413
     missing = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"absent"), "size": 6},
+               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_digest(b"absent"), "size": 6},
                "layers": []}
     reply = put(json.dumps(missing).encode())
     assert reply.status == 400 and reply.error_code() == "MANIFEST_BLOB_UNKNOWN"
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
-             "manifests": [{"mediaType": OCI_MANIFEST, "digest": sha256(b"no manifest"), "size": 11}]}
+             "manifests": [{"mediaType": OCI_MANIFEST, "digest": sha256_digest(b"no manifest"), "size": 11}]}
     reply = put(json.dumps(index).encode(), OCI_INDEX)
     assert reply.status == 400 and reply.error_code() == "MANIFEST_UNKNOWN"
     wrong_ref = put(json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": EMPTY, "layers": []}).encode(),
-                    ref=sha256(b"different"))
+                    ref=sha256_digest(b"different"))
     assert wrong_ref.error_code() == "DIGEST_INVALID"
     assert reg.request("GET", "/v2/bad/app/tags/list").status == 404, "nothing was tagged"
 
@@ -189,10 +188,10 @@ def test_referrers_with_artifact_type_filter(reg):
     for kind in ("application/vnd.example.sbom", "application/vnd.example.sig"):
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": kind, "config": EMPTY,
                            "layers": [EMPTY], "subject": subject, "annotations": {"kind": kind}}).encode()
-        reply = reg.request("PUT", f"/v2/ref/app/manifests/{sha256(body)}", body, {"Content-Type": OCI_MANIFEST})
+        reply = reg.request("PUT", f"/v2/ref/app/manifests/{sha256_digest(body)}", body, {"Content-Type": OCI_MANIFEST})
         assert reply.status == 201
         assert reply.header("OCI-Subject") == subject_digest
-        artifacts[kind] = sha256(body)
+        artifacts[kind] = sha256_digest(body)
     listing = reg.request("GET", f"/v2/ref/app/referrers/{subject_digest}")
     assert listing.status == 200 and listing.header("Content-Type") == OCI_INDEX
     index = listing.json()
@@ -202,7 +201,7 @@ def test_referrers_with_artifact_type_filter(reg):
     filtered = reg.request("GET", f"/v2/ref/app/referrers/{subject_digest}?artifactType=application/vnd.example.sig")
     assert filtered.header("OCI-Filters-Applied") == "artifactType"
     assert [m["digest"] for m in filtered.json()["manifests"]] == [artifacts["application/vnd.example.sig"]]
-    empty = reg.request("GET", f"/v2/ref/app/referrers/{sha256(b'unknown')}")
+    empty = reg.request("GET", f"/v2/ref/app/referrers/{sha256_digest(b'unknown')}")
     assert empty.status == 200 and empty.json()["manifests"] == []
 
 
@@ -217,14 +216,14 @@ def test_deletes(reg):
     assert reg.request("DELETE", f"/v2/del/app/manifests/{digest}").status == 202
     assert reg.request("GET", f"/v2/del/app/manifests/{digest}").error_code() == "MANIFEST_UNKNOWN"
     assert reg.request("GET", "/v2/del/app/manifests/v1").status == 404, "tags of a deleted manifest go with it"
-    layer = sha256(b"delete me")
+    layer = sha256_digest(b"delete me")
     assert reg.request("DELETE", f"/v2/del/app/blobs/{layer}").status == 202
     assert reg.request("HEAD", f"/v2/del/app/blobs/{layer}").status == 404
     assert reg.request("DELETE", f"/v2/del/app/blobs/{layer}").error_code() == "BLOB_UNKNOWN"
 
 
 def test_deletes_disabled_by_default(tmp_path):
-    registry = Registry(tmp_path, delete=False)
+    registry = BerthRegistry(tmp_path, delete=False)
     try:
         registry.push_image("nodel/app", "v1")
         reply = registry.request("DELETE", "/v2/nodel/app/manifests/v1")

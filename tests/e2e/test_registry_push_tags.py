@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from client_support import multiarch_layout
-from harness import OCI_INDEX, OCI_MANIFEST, registry_impl
+from images import OCI_INDEX, OCI_MANIFEST, multiarch_layout
 from registry_http import EMPTY, EMPTY_DESC, assert_error, image_manifest, push_blob, raw
+from registry_process import registry_impl
+from skopeo_support import skopeo
 
 pytestmark = pytest.mark.skipif(registry_impl() != "berth", reason="Berth's behaviour and keys")
 
@@ -183,9 +184,8 @@ def test_skopeo_copies_one_platform_with_the_whole_index(make_registry, tmp_path
     sparse = make_registry(extra_config={"validation": {"manifests": {"indexes": {"platforms": "none"},
                                                                       "urls": {"allow": ["^https://"]}}}})
     for reg, ok in ((strict, False), (sparse, True)):
-        result = subprocess.run(["skopeo", "copy", "--multi-arch", "index-only", "--dest-tls-verify=false",
-                                 f"oci:{tmp_path / 'layout'}:multi", f"docker://{reg.host}/multi:1"],
-                                capture_output=True, text=True, timeout=300)
+        result = skopeo("copy", "--multi-arch", "index-only", "--dest-tls-verify=false",
+                        f"oci:{tmp_path / 'layout'}:multi", f"docker://{reg.host}/multi:1", check=False)
         assert (result.returncode == 0) == ok, result.stderr
     r = raw(sparse, "GET", "/v2/multi/manifests/1", headers={"Accept": OCI_INDEX})
     assert r.status == 200 and r.headers["docker-content-digest"] == index["digest"], r

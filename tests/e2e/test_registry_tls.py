@@ -1,77 +1,55 @@
 """berth-registry over TLS and mutual TLS, with certificates from certs-example/make-certs.sh."""
 import json
 import ssl
-import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from test_registry_smoke import BERTH, REPO, busybox_layout, free_port, skopeo, stop
+from certs import make_certs
+from images import make_busybox_oci_layout
+from registry_process import RegistryProcess
+from skopeo_support import skopeo
 
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("certs")
-    subprocess.run(["bash", str(REPO / "certs-example" / "make-certs.sh"), str(out)], check=True, capture_output=True)
-    # skopeo's --*-cert-dir wants ca.crt, and client.cert/client.key for mutual TLS, as Docker's certs.d.
-    trust = out / "trust"
-    trust.mkdir(exist_ok=True)
-    (trust / "ca.crt").write_bytes((out / "ca.crt").read_bytes())
-    mutual = out / "mutual"
-    mutual.mkdir(exist_ok=True)
-    (mutual / "ca.crt").write_bytes((out / "ca.crt").read_bytes())
-    (mutual / "client.cert").write_bytes((out / "client.crt").read_bytes())
-    (mutual / "client.key").write_bytes((out / "client.key").read_bytes())
-    return out
+    # skopeo's --*-cert-dir wants ca.crt, and client.cert/client.key for mutual TLS, as Docker's
+    # certs.d: make-certs.sh writes both as trust/ and trust-mtls/.
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
-def serve_tls(tmp, certs, clientcas=False, minimum=None):
-    port = free_port()
-    tls = f"    certificate: {certs / 'server.crt'}\n    key: {certs / 'server.key'}\n"
+def serve_tls(tmp, certs, clientcas=False, minimum=None) -> RegistryProcess:
+    tls = {}
     if clientcas:
-        tls += f"    clientcas: [{certs / 'ca.crt'}]\n"
+        tls["clientcas"] = [str(certs.ca)]
     if minimum:
-        tls += f"    minimumtls: {minimum}\n"
-    (tmp / "config.yml").write_text(
-        f"version: 0.1\nstorage: {{filesystem: {{rootdirectory: {tmp / 'root'}}}}}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  tls:\n{tls}")
-    log = tmp / "server.log"
-    proc = subprocess.Popen([str(BERTH), "serve", str(tmp / "config.yml")], stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert proc.poll() is None, log.read_text()
-        if "listening" in log.read_text():
-            return proc, port
-        time.sleep(0.1)
-    raise RuntimeError("no listening line: " + log.read_text())
+        tls["minimumtls"] = minimum
+    return RegistryProcess(tmp / "registry", "berth", tls=(certs.server_cert, certs.server_key),
+                           extra_config={"http": {"tls": tls}}, hostname="localhost",
+                           client_cert=(certs.client_cert, certs.client_key) if clientcas else None).start()
 
 
 def test_tls_push_and_pull_with_the_example_ca(tmp_path, certs):
-    proc, port = serve_tls(tmp_path, certs)
-    try:
+    with serve_tls(tmp_path, certs) as reg:
         src = tmp_path / "src"
-        digest = busybox_layout(src)
-        ref = f"docker://localhost:{port}/secure/busybox:1"
-        skopeo("copy", "--dest-cert-dir", str(certs / "trust"), f"oci:{src}:latest", ref)
-        assert json.loads(skopeo("inspect", "--cert-dir", str(certs / "trust"), ref))["Digest"] == digest
+        digest = make_busybox_oci_layout(src).manifest_digest
+        ref = reg.ref("secure/busybox", "1")
+        skopeo("copy", "--dest-cert-dir", certs.trust, f"oci:{src}:latest", ref)
+        assert json.loads(skopeo("inspect", "--cert-dir", certs.trust, ref).stdout)["Digest"] == digest
         # Without trusting the CA, a client refuses the server.
-        untrusted = subprocess.run(["skopeo", "inspect", ref], capture_output=True, text=True)
+        untrusted = skopeo("inspect", ref, check=False)
         assert untrusted.returncode != 0 and "certificate" in untrusted.stderr
-    finally:
-        stop(proc)
 
 
 def test_tls_refuses_versions_below_1_2(tmp_path, certs):
-    proc, port = serve_tls(tmp_path, certs, minimum="tls1.0")  # raised to 1.2 with a warning
-    try:
+    with serve_tls(tmp_path, certs, minimum="tls1.0") as reg:  # raised to 1.2 with a warning
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.load_verify_locations(str(certs / "ca.crt"))
+        context.load_verify_locations(str(certs.ca))
         context.maximum_version = ssl.TLSVersion.TLSv1_2
-        with urllib.request.urlopen(f"https://localhost:{port}/v2/", context=context) as r:
+        with urllib.request.urlopen(f"{reg.url}/v2/", context=context) as r:
             assert r.status == 200
         old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        old.load_verify_locations(str(certs / "ca.crt"))
+        old.load_verify_locations(str(certs.ca))
         with pytest.warns(DeprecationWarning):
             old.minimum_version = ssl.TLSVersion.TLSv1
             old.maximum_version = ssl.TLSVersion.TLSv1_1
@@ -80,22 +58,16 @@ def test_tls_refuses_versions_below_1_2(tmp_path, certs):
         except ssl.SSLError:
             pass
         with pytest.raises((ssl.SSLError, OSError)):
-            urllib.request.urlopen(f"https://localhost:{port}/v2/", context=old, timeout=5)
-    finally:
-        stop(proc)
+            urllib.request.urlopen(f"{reg.url}/v2/", context=old, timeout=5)
 
 
 def test_mutual_tls_requires_a_client_certificate(tmp_path, certs):
-    proc, port = serve_tls(tmp_path, certs, clientcas=True)
-    try:
+    with serve_tls(tmp_path, certs, clientcas=True) as reg:
         src = tmp_path / "src"
-        busybox_layout(src)
-        ref = f"docker://localhost:{port}/mtls/busybox:1"
-        refused = subprocess.run(["skopeo", "copy", "--dest-cert-dir", str(certs / "trust"), f"oci:{src}:latest", ref],
-                                 capture_output=True, text=True)
+        make_busybox_oci_layout(src)
+        ref = reg.ref("mtls/busybox", "1")
+        refused = skopeo("copy", "--dest-cert-dir", certs.trust, f"oci:{src}:latest", ref, check=False)
         assert refused.returncode != 0
-        skopeo("copy", "--dest-cert-dir", str(certs / "mutual"), f"oci:{src}:latest", ref)
-        tags = json.loads(skopeo("list-tags", "--cert-dir", str(certs / "mutual"), f"docker://localhost:{port}/mtls/busybox"))
+        skopeo("copy", "--dest-cert-dir", certs.trust_mtls, f"oci:{src}:latest", ref)
+        tags = json.loads(skopeo("list-tags", "--cert-dir", certs.trust_mtls, f"docker://{reg.host}/mtls/busybox").stdout)
         assert tags["Tags"] == ["1"]
-    finally:
-        stop(proc)

@@ -3,7 +3,7 @@ inspect / list-tags / delete, Docker schema 2 and OCI formats, multi-platform in
 
 Every test runs against berth-registry and against CNCF Distribution 2.8.2 (param `distribution`),
 which proves the test itself right; set E2E_REGISTRY=berth|distribution to run one of them only.
-Images are built from local files (busybox-static) by harness.make_busybox_oci_layout.
+Images are built from local files (busybox-static) by images.make_busybox_oci_layout.
 """
 import hashlib
 import json
@@ -12,11 +12,12 @@ import subprocess
 
 import pytest
 
-from harness import (OCI_INDEX, OCI_MANIFEST, RegistryProcess, implementation_available,
-                     make_busybox_oci_layout, sha256_digest)
-from skopeo_support import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_V2S2, MutualTLSRegistry, dir_copy,
-                            example_certs, layout_blobs_verified, layout_index, make_multiarch_oci_layout,
-                            run_skopeo, set_skopeo_home, skopeo_fails)
+from certs import example_certs
+from images import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST,
+                    assert_same_blobs, dir_copy, layout_blobs_verified, layout_index, make_busybox_oci_layout,
+                    make_multiarch_oci_layout, sha256_digest)
+from registry_process import MutualTLSRegistry, RegistryProcess, implementation_available
+from skopeo_support import skopeo, skopeo_fails
 
 IMPLS = [os.environ["E2E_REGISTRY"]] if os.environ.get("E2E_REGISTRY") else ["berth", "distribution"]
 PLAIN = "--dest-tls-verify=false"          # plain HTTP registry on loopback
@@ -33,11 +34,6 @@ def registry_impl(request):
     if not ok:
         pytest.skip(why)
     return request.param
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _skopeo_home(tmp_path_factory):
-    set_skopeo_home(tmp_path_factory.mktemp("skopeo-home"))
 
 
 _started = []
@@ -124,16 +120,8 @@ def src_ref(image):
 def push(reg, image, repo, tag="latest", *extra):
     """skopeo copy of the OCI layout into reg (plain HTTP); returns the digest skopeo reports."""
     digestfile = image.layout_dir.parent / f"digest-{repo.replace('/', '_')}-{tag}"
-    run_skopeo("copy", "--quiet", PLAIN, "--digestfile", digestfile, *extra, src_ref(image), reg.ref(repo, tag))
+    skopeo("copy", "--quiet", PLAIN, "--digestfile", digestfile, *extra, src_ref(image), reg.ref(repo, tag))
     return digestfile.read_text().strip()
-
-
-def assert_same_blobs(source: dict, copied: dict):
-    """Both {digest: bytes}: same digests, and every blob equal byte for byte."""
-    assert sorted(copied) == sorted(source)
-    for digest, data in source.items():
-        assert copied[digest] == data, f"blob {digest} differs after the round trip"
-        assert sha256_digest(data) == digest
 
 
 # ----- plain HTTP
@@ -143,7 +131,7 @@ def test_copy_in_and_out_keeps_every_blob_byte_for_byte(plain, image, tmp_path):
     assert digest == image.manifest_digest
 
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", PLAIN_SRC, "--preserve-digests", plain.ref("skopeo/roundtrip", "latest"),
+    skopeo("copy", "--quiet", PLAIN_SRC, "--preserve-digests", plain.ref("skopeo/roundtrip", "latest"),
                f"oci:{out}:copied")
     assert_same_blobs(image.blobs, layout_blobs_verified(out))
     [entry] = layout_index(out)["manifests"]
@@ -166,10 +154,10 @@ def test_copy_by_digest_and_between_repositories(plain, image, tmp_path):
     # registry -> registry by digest: skopeo mounts the layers it has seen in skopeo/origin
     # (POST /v2/skopeo/mirror/blobs/uploads/?mount=...&from=skopeo/origin -> 201); it knows where
     # they are from its blob-info cache (/var/lib/containers/cache for root), filled by the push above.
-    res = run_skopeo("--debug", "copy", PLAIN_SRC, PLAIN, "--preserve-digests",
+    res = skopeo("--debug", "copy", PLAIN_SRC, PLAIN, "--preserve-digests",
                      plain.ref("skopeo/origin", image.manifest_digest), plain.ref("skopeo/mirror", "v1"))
     assert "Trying to mount" in res.stderr and "mount OK" in res.stderr, res.stderr[-3000:]
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/mirror", "v1")).stdout
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/mirror", "v1")).stdout
     assert raw.encode() == image.manifest
     s = plain.session()
     for digest, data in image.blobs.items():
@@ -182,14 +170,14 @@ def test_copy_by_digest_and_between_repositories(plain, image, tmp_path):
 def test_inspect_raw_digest_config_and_summary(plain, image):
     push(plain, image, "skopeo/inspect", "1.0")
     ref = plain.ref("skopeo/inspect", "1.0")
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
     assert raw == image.manifest
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == image.manifest_digest
 
-    config = run_skopeo("inspect", "--config", "--raw", "--tls-verify=false", ref).stdout.encode()
+    config = skopeo("inspect", "--config", "--raw", "--tls-verify=false", ref).stdout.encode()
     assert config == image.config
 
-    info = json.loads(run_skopeo("inspect", "--tls-verify=false", ref).stdout)
+    info = json.loads(skopeo("inspect", "--tls-verify=false", ref).stdout)
     assert info["Digest"] == image.manifest_digest
     assert info["Layers"] == [d for d, _, _ in image.layers]
     assert info["Os"] == "linux"
@@ -197,7 +185,7 @@ def test_inspect_raw_digest_config_and_summary(plain, image):
     assert "1.0" in info["RepoTags"]
 
     # by digest too
-    by_digest = run_skopeo("inspect", "--raw", "--tls-verify=false",
+    by_digest = skopeo("inspect", "--raw", "--tls-verify=false",
                            plain.ref("skopeo/inspect", image.manifest_digest)).stdout.encode()
     assert by_digest == image.manifest
 
@@ -209,9 +197,9 @@ def test_list_tags(plain, image):
     tags = ["1.0", "1.1", "latest", "v2-rc.1"]
     push(plain, image, "skopeo/tags", tags[0])
     for tag in tags[1:]:
-        run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/tags", tags[0]),
+        skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/tags", tags[0]),
                    plain.ref("skopeo/tags", tag))
-    listed = json.loads(run_skopeo("list-tags", "--tls-verify=false",
+    listed = json.loads(skopeo("list-tags", "--tls-verify=false",
                                    f"docker://{plain.host}/skopeo/tags").stdout)
     assert listed["Repository"] == f"{plain.host}/skopeo/tags"
     assert sorted(listed["Tags"]) == sorted(tags)
@@ -225,11 +213,11 @@ def test_sync_a_repository_to_a_directory_and_back(plain, image, tmp_path):
     tags = ["a", "b", "c"]
     push(plain, image, "skopeo/sync-src", tags[0])
     for tag in tags[1:]:
-        run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/sync-src", tags[0]),
+        skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/sync-src", tags[0]),
                    plain.ref("skopeo/sync-src", tag))
     out = tmp_path / "sync"
     out.mkdir()
-    run_skopeo("sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false", "--preserve-digests",
+    skopeo("sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false", "--preserve-digests",
                f"{plain.host}/skopeo/sync-src", out)
     synced = sorted(p.name for p in out.rglob("*") if p.is_dir() and (p / "manifest.json").exists())
     assert synced == [f"sync-src:{t}" for t in tags]
@@ -240,13 +228,13 @@ def test_sync_a_repository_to_a_directory_and_back(plain, image, tmp_path):
         assert_same_blobs({k: v for k, v in image.blobs.items() if k != image.manifest_digest}, blobs)
 
     # and back into another repository of the registry
-    run_skopeo("sync", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests",
+    skopeo("sync", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false", "--preserve-digests",
                next(out.rglob("sync-src:b")), f"{plain.host}/skopeo/sync-dst")
     # the directory's name becomes repository:tag under the destination
-    listed = json.loads(run_skopeo("list-tags", "--tls-verify=false",
+    listed = json.loads(skopeo("list-tags", "--tls-verify=false",
                                    f"docker://{plain.host}/skopeo/sync-dst/sync-src").stdout)
     assert listed["Tags"] == ["b"]
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/sync-dst/sync-src", "b")).stdout
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/sync-dst/sync-src", "b")).stdout
     assert raw.encode() == image.manifest
     catalog = plain.session().get(f"{plain.url}/v2/_catalog").json()["repositories"]
     assert {"skopeo/sync-src", "skopeo/sync-dst/sync-src"} <= set(catalog)
@@ -254,8 +242,8 @@ def test_sync_a_repository_to_a_directory_and_back(plain, image, tmp_path):
 
 def test_delete_removes_the_manifest_and_its_tags(plain, image):
     push(plain, image, "skopeo/delete", "a")
-    run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/delete", "a"), plain.ref("skopeo/delete", "b"))
-    run_skopeo("delete", "--tls-verify=false", plain.ref("skopeo/delete", "a"))
+    skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, plain.ref("skopeo/delete", "a"), plain.ref("skopeo/delete", "b"))
+    skopeo("delete", "--tls-verify=false", plain.ref("skopeo/delete", "a"))
 
     # The manifest is gone by digest and under both tags (Distribution deletes by digest).
     for ref in ("a", "b", image.manifest_digest):
@@ -264,7 +252,7 @@ def test_delete_removes_the_manifest_and_its_tags(plain, image):
     r = plain.session().get(f"{plain.url}/v2/skopeo/delete/manifests/{image.manifest_digest}",
                             headers={"Accept": OCI_MANIFEST})
     assert r.status_code == 404
-    listed = json.loads(run_skopeo("list-tags", "--tls-verify=false", f"docker://{plain.host}/skopeo/delete").stdout)
+    listed = json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{plain.host}/skopeo/delete").stdout)
     assert not listed["Tags"]
 
     # Deleting again reports it unknown; pushing again works.
@@ -277,16 +265,16 @@ def test_delete_refused_when_disabled(make_registry, image):
     push(reg, image, "skopeo/keep", "1")
     err = skopeo_fails("delete", "--tls-verify=false", reg.ref("skopeo/keep", "1"))
     assert "405" in err or "unsupported" in err or "not allowed" in err, err
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", reg.ref("skopeo/keep", "1")).stdout.encode()
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", reg.ref("skopeo/keep", "1")).stdout.encode()
     assert raw == image.manifest
 
 
 # ----- formats
 
 def test_copy_as_docker_schema2_and_back_to_oci(plain, image, tmp_path):
-    run_skopeo("copy", "--quiet", PLAIN, "--format", "v2s2", src_ref(image), plain.ref("skopeo/v2s2", "1"))
+    skopeo("copy", "--quiet", PLAIN, "--format", "v2s2", src_ref(image), plain.ref("skopeo/v2s2", "1"))
     ref = plain.ref("skopeo/v2s2", "1")
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
     manifest = json.loads(raw)
     assert manifest["schemaVersion"] == 2
     assert manifest["mediaType"] == DOCKER_V2S2
@@ -305,7 +293,7 @@ def test_copy_as_docker_schema2_and_back_to_oci(plain, image, tmp_path):
 
     # dir: keeps the manifest as stored: byte-identical manifest and blobs.
     out = tmp_path / "dir"
-    run_skopeo("copy", "--quiet", PLAIN_SRC, ref, f"dir:{out}")
+    skopeo("copy", "--quiet", PLAIN_SRC, ref, f"dir:{out}")
     dir_manifest, blobs = dir_copy(out)
     assert dir_manifest == raw
     for d, gz, _ in image.layers:
@@ -314,8 +302,8 @@ def test_copy_as_docker_schema2_and_back_to_oci(plain, image, tmp_path):
         f"{plain.url}/v2/skopeo/v2s2/blobs/{manifest['config']['digest']}").content
 
     # Docker schema 2 -> OCI inside the registry.
-    run_skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, "--format", "oci", ref, plain.ref("skopeo/oci", "1"))
-    oci = json.loads(run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/oci", "1")).stdout)
+    skopeo("copy", "--quiet", PLAIN_SRC, PLAIN, "--format", "oci", ref, plain.ref("skopeo/oci", "1"))
+    oci = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/oci", "1")).stdout)
     assert oci["mediaType"] == OCI_MANIFEST
     assert [l["digest"] for l in oci["layers"]] == [d for d, _, _ in image.layers]
     assert all(l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip" for l in oci["layers"])
@@ -333,10 +321,10 @@ def test_copy_with_format_oci_keeps_the_oci_manifest(plain, image):
 # ----- multi-platform index
 
 def test_copy_all_of_a_multi_platform_index(plain, multiarch, tmp_path):
-    run_skopeo("copy", "--quiet", "--all", "--preserve-digests", PLAIN,
+    skopeo("copy", "--quiet", "--all", "--preserve-digests", PLAIN,
                f"oci:{multiarch.layout_dir}:{multiarch.tag}", plain.ref("skopeo/multi", "1"))
     ref = plain.ref("skopeo/multi", "1")
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
     assert raw == multiarch.index
     assert sha256_digest(raw) == multiarch.index_digest
 
@@ -346,13 +334,13 @@ def test_copy_all_of_a_multi_platform_index(plain, multiarch, tmp_path):
     assert r.headers["Content-Type"].split(";")[0] == OCI_INDEX
     assert r.headers["Docker-Content-Digest"] == multiarch.index_digest
     for platform, (digest, manifest) in multiarch.platforms.items():
-        child = run_skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/multi", digest)).stdout
+        child = skopeo("inspect", "--raw", "--tls-verify=false", plain.ref("skopeo/multi", digest)).stdout
         assert child.encode() == manifest, platform
 
     # Each platform resolves through the index (inspect's Digest is the index's own).
     for platform, (digest, manifest) in multiarch.platforms.items():
         os_, arch = platform.split("/")
-        info = json.loads(run_skopeo("--override-os", os_, "--override-arch", arch,
+        info = json.loads(skopeo("--override-os", os_, "--override-arch", arch,
                                      "inspect", "--tls-verify=false", ref).stdout)
         assert info["Digest"] == multiarch.index_digest, platform
         assert info["Architecture"] == arch
@@ -360,7 +348,7 @@ def test_copy_all_of_a_multi_platform_index(plain, multiarch, tmp_path):
 
     # Everything back out: the same index, manifests, configs and layers.
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", "--all", "--preserve-digests", PLAIN_SRC, ref, f"oci:{out}:multi")
+    skopeo("copy", "--quiet", "--all", "--preserve-digests", PLAIN_SRC, ref, f"oci:{out}:multi")
     assert_same_blobs(multiarch.blobs, layout_blobs_verified(out))
     [entry] = layout_index(out)["manifests"]
     assert entry["digest"] == multiarch.index_digest
@@ -369,7 +357,7 @@ def test_copy_all_of_a_multi_platform_index(plain, multiarch, tmp_path):
     # Without --all, one platform is picked from the index.
     other_platform, (other_digest, other_manifest) = list(multiarch.platforms.items())[1]  # not the host's
     one = tmp_path / "one"
-    run_skopeo("--override-arch", other_platform.split("/")[1], "copy", "--quiet", PLAIN_SRC, ref, f"dir:{one}")
+    skopeo("--override-arch", other_platform.split("/")[1], "copy", "--quiet", PLAIN_SRC, ref, f"dir:{one}")
     manifest, blobs = dir_copy(one)
     assert manifest == other_manifest
     for layer in json.loads(other_manifest)["layers"]:
@@ -378,10 +366,10 @@ def test_copy_all_of_a_multi_platform_index(plain, multiarch, tmp_path):
 
 def test_copy_all_as_a_docker_manifest_list(plain, multiarch):
     """--all --format v2s2 turns the OCI index into a Docker manifest list of schema 2 images."""
-    run_skopeo("copy", "--quiet", "--all", "--format", "v2s2", PLAIN,
+    skopeo("copy", "--quiet", "--all", "--format", "v2s2", PLAIN,
                f"oci:{multiarch.layout_dir}:{multiarch.tag}", plain.ref("skopeo/list", "1"))
     ref = plain.ref("skopeo/list", "1")
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout.encode()
     listed = json.loads(raw)
     assert listed["mediaType"] == DOCKER_LIST
     assert [m["mediaType"] for m in listed["manifests"]] == [DOCKER_V2S2, DOCKER_V2S2]
@@ -405,7 +393,7 @@ def test_copy_all_as_a_docker_manifest_list(plain, multiarch):
             blob = s.get(f"{plain.url}/v2/skopeo/list/blobs/{layer['digest']}")
             assert blob.status_code == 200 and blob.content == multiarch.blobs[layer["digest"]]
         arch = entry["platform"]["architecture"]
-        info = json.loads(run_skopeo("--override-arch", arch, "inspect", "--tls-verify=false", ref).stdout)
+        info = json.loads(skopeo("--override-arch", arch, "inspect", "--tls-verify=false", ref).stdout)
         assert info["Architecture"] == arch
         assert info["Layers"] == [l["digest"] for l in child["layers"]]
 
@@ -415,19 +403,19 @@ def test_copy_all_as_a_docker_manifest_list(plain, multiarch):
 def test_tls_copy_in_and_out_with_the_example_ca(tls_registry, certs, image, tmp_path):
     reg = tls_registry
     assert reg.url.startswith("https://")
-    run_skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust, "--preserve-digests", src_ref(image),
+    skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust, "--preserve-digests", src_ref(image),
                reg.ref("skopeo/tls", "1"))
-    info = json.loads(run_skopeo("inspect", "--cert-dir", certs.trust, reg.ref("skopeo/tls", "1")).stdout)
+    info = json.loads(skopeo("inspect", "--cert-dir", certs.trust, reg.ref("skopeo/tls", "1")).stdout)
     assert info["Digest"] == image.manifest_digest
-    tags = json.loads(run_skopeo("list-tags", "--cert-dir", certs.trust, f"docker://{reg.host}/skopeo/tls").stdout)
+    tags = json.loads(skopeo("list-tags", "--cert-dir", certs.trust, f"docker://{reg.host}/skopeo/tls").stdout)
     assert tags["Tags"] == ["1"]
 
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", "--src-cert-dir", certs.trust, reg.ref("skopeo/tls", "1"), f"oci:{out}:1")
+    skopeo("copy", "--quiet", "--src-cert-dir", certs.trust, reg.ref("skopeo/tls", "1"), f"oci:{out}:1")
     assert_same_blobs(image.blobs, layout_blobs_verified(out))
 
     # localhost is in the certificate too
-    raw = run_skopeo("inspect", "--raw", "--cert-dir", certs.trust,
+    raw = skopeo("inspect", "--raw", "--cert-dir", certs.trust,
                      f"docker://localhost:{reg.port}/skopeo/tls:1").stdout.encode()
     assert raw == image.manifest
 
@@ -468,13 +456,13 @@ def test_tls_with_htpasswd_and_a_big_layer(tls_htpasswd_registry, certs, tmp_pat
     big = make_busybox_oci_layout(tmp_path / "big", tag="big",
                                   extra_layers=[{"data/random.bin": os.urandom(24 * 1024 * 1024)}])
     creds = f"{USER}:{PASSWORD}"
-    run_skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust, "--dest-creds", creds, "--preserve-digests",
+    skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust, "--dest-creds", creds, "--preserve-digests",
                f"oci:{big.layout_dir}:big", reg.ref("skopeo/big", "1"))
     err = skopeo_fails("inspect", "--raw", "--cert-dir", certs.trust, "--creds", f"{USER}:nope",
                        reg.ref("skopeo/big", "1"))
     assert "401" in err or "unauthorized" in err or "authentication required" in err, err
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", "--src-cert-dir", certs.trust, "--src-creds", creds, reg.ref("skopeo/big", "1"),
+    skopeo("copy", "--quiet", "--src-cert-dir", certs.trust, "--src-creds", creds, reg.ref("skopeo/big", "1"),
                f"oci:{out}:big")
     assert_same_blobs(big.blobs, layout_blobs_verified(out))
 
@@ -484,19 +472,19 @@ def test_tls_with_htpasswd_and_a_big_layer(tls_htpasswd_registry, certs, tmp_pat
 def test_htpasswd_copy_with_credentials(htpasswd_registry, image, tmp_path):
     reg = htpasswd_registry
     creds = f"{USER}:{PASSWORD}"
-    run_skopeo("copy", "--quiet", PLAIN, "--dest-creds", creds, "--preserve-digests", src_ref(image),
+    skopeo("copy", "--quiet", PLAIN, "--dest-creds", creds, "--preserve-digests", src_ref(image),
                reg.ref("skopeo/private", "1"))
-    info = json.loads(run_skopeo("inspect", "--tls-verify=false", "--creds", creds,
+    info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", creds,
                                  reg.ref("skopeo/private", "1")).stdout)
     assert info["Digest"] == image.manifest_digest
-    tags = json.loads(run_skopeo("list-tags", "--tls-verify=false", "--creds", creds,
+    tags = json.loads(skopeo("list-tags", "--tls-verify=false", "--creds", creds,
                                  f"docker://{reg.host}/skopeo/private").stdout)
     assert tags["Tags"] == ["1"]
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", PLAIN_SRC, "--src-creds", creds, reg.ref("skopeo/private", "1"), f"oci:{out}:1")
+    skopeo("copy", "--quiet", PLAIN_SRC, "--src-creds", creds, reg.ref("skopeo/private", "1"), f"oci:{out}:1")
     assert_same_blobs(image.blobs, layout_blobs_verified(out))
     # separate --dest-username/--dest-password work too
-    run_skopeo("copy", "--quiet", PLAIN, "--dest-username", USER, "--dest-password", PASSWORD, src_ref(image),
+    skopeo("copy", "--quiet", PLAIN, "--dest-username", USER, "--dest-password", PASSWORD, src_ref(image),
                reg.ref("skopeo/private", "2"))
 
 
@@ -532,12 +520,12 @@ def test_htpasswd_refuses_a_wrong_password_and_anonymous_access(htpasswd_registr
 
 def test_mtls_copy_with_a_client_certificate(mtls_registry, certs, image, tmp_path):
     reg = mtls_registry
-    run_skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust_mtls, "--preserve-digests", src_ref(image),
+    skopeo("copy", "--quiet", "--dest-cert-dir", certs.trust_mtls, "--preserve-digests", src_ref(image),
                reg.ref("skopeo/mtls", "1"))
-    raw = run_skopeo("inspect", "--raw", "--cert-dir", certs.trust_mtls, reg.ref("skopeo/mtls", "1")).stdout
+    raw = skopeo("inspect", "--raw", "--cert-dir", certs.trust_mtls, reg.ref("skopeo/mtls", "1")).stdout
     assert raw.encode() == image.manifest
     out = tmp_path / "out"
-    run_skopeo("copy", "--quiet", "--src-cert-dir", certs.trust_mtls, reg.ref("skopeo/mtls", "1"), f"oci:{out}:1")
+    skopeo("copy", "--quiet", "--src-cert-dir", certs.trust_mtls, reg.ref("skopeo/mtls", "1"), f"oci:{out}:1")
     assert_same_blobs(image.blobs, layout_blobs_verified(out))
     assert reg.session().get(f"{reg.url}/v2/").status_code == 200
 
