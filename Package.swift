@@ -35,9 +35,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The few Linux calls Swift's Glibc module does not export.
         .target(name: "CLinuxShim"),
+        // POSIX helpers below the stores and the engine: SystemError, EINTR-safe calls, atomic
+        // file writes, file locks, subprocesses.
+        .target(name: "SystemSupport"),
         // The storage-driver seam (filesystem today) and its layout.
         .target(name: "RegistryStorage", dependencies: [
-            "OCI", "CLinuxShim",
+            "OCI", "CLinuxShim", "SystemSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -59,22 +62,28 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
+        // What both servers read from their config files: the YAML tree with environment overrides,
+        // key-path errors and unknown-key warnings, listen addresses, and TLS.
+        .target(name: "ServerConfiguration", dependencies: [
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
-            "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth",
+            "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            .product(name: "Yams", package: "Yams"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "TokenService", dependencies: [
-            "OCI", "RegistryAuth",
+            "OCI", "RegistryAuth", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -83,11 +92,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berth-registry", dependencies: [
             "RegistryServer", "RegistryCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "berth-auth", dependencies: [
@@ -99,17 +109,23 @@ let package = Package(
         ]),
         // Client side: registry protocol over AsyncHTTPClient (auth, push, pull, mount, chunked upload).
         .target(name: "RegistryClient", dependencies: [
+            "OCI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Local OCI image layout store (blobs/sha256, index.json), safe across processes.
         .target(name: "ImageStore", dependencies: [
-            "RegistryClient",
+            "OCI", "SystemSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Moves images between a registry and the local store: pull and push.
+        .target(name: "ImageTransfer", dependencies: [
+            "OCI", "ImageStore", "RegistryClient", "SystemSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Layer unpacking into overlay snapshots (libarchive; whiteouts in overlay form, no escapes).
@@ -120,15 +136,20 @@ let package = Package(
         .executableTarget(name: "berth-init", dependencies: ["CContainerInit"]),
         // The container engine: snapshots, container records, cgroups, bridge networks, supervision.
         .target(name: "ContainerEngine", dependencies: [
-            "ImageStore", "RegistryClient", "CLayerArchive", "CContainerInit", "CLinuxShim",
+            "OCI", "ImageStore", "SystemSupport", "CLayerArchive", "CContainerInit", "CLinuxShim",
         ]),
         .executableTarget(name: "berth", dependencies: [
-            "RegistryClient", "ImageStore", "ContainerEngine", "berth-init",
+            "OCI", "RegistryClient", "ImageStore", "ImageTransfer", "ContainerEngine",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient"]),
-        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "RegistryClient"]),
-        .testTarget(name: "ContainerEngineTests", dependencies: ["ContainerEngine", "RegistryClient"]),
+        .testTarget(name: "RegistryClientTests", dependencies: [
+            "RegistryClient", .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ImageStoreTests", dependencies: [
+            "ImageStore", "OCI", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ContainerEngineTests", dependencies: ["ContainerEngine", "OCI"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "RegistryStorageTests", dependencies: [
             "RegistryStorage", "OCI", .product(name: "NIOCore", package: "swift-nio"),
@@ -139,11 +160,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata", "OCI"]),
-        .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth"]),
-        .testTarget(name: "RegistryServerTests", dependencies: [
-            "RegistryServer",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .testTarget(name: "RegistryAuthTests", dependencies: [
+            "RegistryAuth",
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "RegistryAuth"]),
+        .testTarget(name: "RegistryServerTests", dependencies: [
+            "RegistryServer", "ServerConfiguration", "OCI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "RegistryAuth", "ServerConfiguration"]),
     ]
 )

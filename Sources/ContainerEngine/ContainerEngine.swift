@@ -1,6 +1,7 @@
 import Foundation
 import ImageStore
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// Creates, runs, supervises and removes containers from images in the local store.
 ///

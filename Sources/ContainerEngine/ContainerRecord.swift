@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 
 /// Everything the engine knows about one container, persisted as `container.json`.
 public struct ContainerRecord: Codable, Sendable {

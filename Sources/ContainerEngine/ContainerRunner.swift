@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// Starts one container and supervises it until it exits: cgroups, namespaces (through
 /// `InitProcess`), network, signal forwarding, and the record of its life and end.

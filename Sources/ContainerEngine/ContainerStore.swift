@@ -1,6 +1,7 @@
-import struct Crypto.SHA256
 import Foundation
 import ImageStore
+import OCI
+import SystemSupport
 
 /// The containers' records on disk, safe for several `berth` processes at once: every
 /// read-modify-write happens under one `flock`, and records are replaced atomically.
@@ -102,6 +103,6 @@ public struct ContainerStore: Sendable {
 extension ContainerStore {
     /// Hex SHA-256 of a string (short stable names derived from user input).
     static func hexHash(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        DigestHasher.digest(of: Array(text.utf8)).hex
     }
 }

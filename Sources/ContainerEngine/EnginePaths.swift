@@ -1,5 +1,5 @@
 import Foundation
-import RegistryClient
+import OCI
 
 /// Where the engine keeps its state, beside the image store (`$BERTH_ROOT`).
 ///

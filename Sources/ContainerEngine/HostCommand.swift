@@ -1,5 +1,6 @@
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// The host tools the network setup uses (`ip`, `iptables`, `nsenter`), run through
 /// `Subprocess` (their stderr is in the error when they fail).

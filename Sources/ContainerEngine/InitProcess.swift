@@ -2,6 +2,7 @@ import CLinuxShim
 import CContainerInit
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// A running `CContainerInit`: this executable re-spawned with `_BERTH_INIT_FD`, so its
 /// constructor builds the namespaces before any Swift thread exists, and the protocol spoken

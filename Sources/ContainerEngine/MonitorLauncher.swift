@@ -1,6 +1,7 @@
 import CLinuxShim
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// Starts the process that supervises a detached container (`berth container-monitor ID`):
 /// in its own session, stdio on /dev/null, reporting the start through a pipe.

@@ -1,5 +1,6 @@
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// Creates bridge networks and attaches containers to them, keeping the host clean.
 ///

@@ -2,6 +2,7 @@ import Dispatch
 import CLinuxShim
 import Foundation
 import ImageStore
+import SystemSupport
 
 /// A pseudo-terminal for `-t`: the container gets the slave side, and `berth` copies bytes
 /// between its own terminal and the master side (raw mode while it runs).

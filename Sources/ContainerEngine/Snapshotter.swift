@@ -1,8 +1,8 @@
 import CLayerArchive
-import struct Crypto.SHA256
 import Foundation
 import ImageStore
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// Unpacks image layers once into read-only snapshots keyed by chain ID, for overlayfs.
 ///
@@ -26,8 +26,7 @@ public struct Snapshotter: Sendable {
         var chain: [Digest] = []
         for diffID in diffIDs {
             guard let parent = chain.last else { chain.append(diffID); continue }
-            let hash = SHA256.hash(data: Array("\(parent) \(diffID)".utf8))
-            chain.append(Digest(sha256: hash))
+            chain.append(DigestHasher.digest(of: Array("\(parent) \(diffID)".utf8)))
         }
         return chain
     }
@@ -36,7 +35,7 @@ public struct Snapshotter: Sendable {
     /// overlayfs, top-most first.
     public func prepare(layers: [Descriptor], config: ImageRuntimeConfig) throws -> [String] {
         let diffIDs = try config.rootfs.diffIDs.map { text throws -> Digest in
-            do { return try Digest(parsing: text) } catch { throw EngineError.invalidImage("diff_id \"\(text.prefix(80))\"") }
+            do { return try Digest(text) } catch { throw EngineError.invalidImage("diff_id \"\(text.prefix(80))\"") }
         }
         guard diffIDs.count == layers.count else {
             throw EngineError.invalidImage("\(layers.count) layers but \(diffIDs.count) diff_ids in the config")
@@ -54,7 +53,7 @@ public struct Snapshotter: Sendable {
     }
 
     private func unpack(_ layer: Descriptor, expecting diffID: Digest, into final: String) throws {
-        guard diffID.algorithm == "sha256" else { throw EngineError.invalidImage("unsupported diff_id \(diffID)") }
+        guard diffID.algorithm == .sha256 else { throw EngineError.invalidImage("unsupported diff_id \(diffID)") }
         guard store.hasBlob(layer.digest) else { throw EngineError.invalidImage("layer \(layer.digest) is not in the store") }
         let scratch = paths.snapshots + "/.tmp-" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: scratch + "/fs", withIntermediateDirectories: true)
@@ -70,7 +69,7 @@ public struct Snapshotter: Sendable {
         guard status == 0 else {
             throw EngineError.layerRefused(layer.digest.description, String(cString: message))
         }
-        let actual = Digest(sha256: hasher.finish())
+        let actual = hasher.finish()
         guard actual == diffID else {
             throw EngineError.layerRefused(layer.digest.description, "diff_id is \(actual), the config says \(diffID)")
         }
@@ -83,7 +82,7 @@ public struct Snapshotter: Sendable {
 
 /// SHA-256 over the uncompressed layer stream, fed from libarchive's callback (one thread).
 private final class StreamHasher {
-    private var hasher = SHA256()
-    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
-    func finish() -> SHA256.Digest { hasher.finalize() }
+    private var hasher = DigestHasher(.sha256)
+    func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
+    func finish() -> Digest { hasher.finalize() }
 }

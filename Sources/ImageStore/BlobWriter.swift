@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// Writes one blob into the store: resumable, verified, atomic.
 ///
@@ -20,12 +21,13 @@ public final class BlobWriter {
     private let store: ImageStore
     private let path: String
     private var fd: Int32
-    private var hasher = DigestHasher()
+    private var hasher: DigestHasher
 
     /// Opens (or resumes) the partial file for `descriptor`; blocks while another process holds it.
     public init(store: ImageStore, descriptor: Descriptor) throws {
         self.store = store
         self.descriptor = descriptor
+        self.hasher = DigestHasher(descriptor.digest.algorithm)
         self.path = "\(store.ingestDirectory)/\(descriptor.digest.hex).partial"
         fd = try POSIX.open(path, O_RDWR | O_CREAT, 0o644)
         do {
@@ -75,7 +77,7 @@ public final class BlobWriter {
     /// Drops what was written (the registry ignored our `Range` and sent the whole blob).
     public func restart() throws {
         guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw SystemError("ftruncate", path) }
-        hasher = DigestHasher()
+        hasher = DigestHasher(descriptor.digest.algorithm)
         offset = 0
     }
 
@@ -83,7 +85,7 @@ public final class BlobWriter {
     public func write(_ buffer: ByteBuffer) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             if descriptor.size > 0 && offset + Int64(bytes.count) > descriptor.size {
-                throw ClientError.sizeMismatch(digest: descriptor.digest, expected: descriptor.size,
+                throw ContentMismatch.size(digest: descriptor.digest, expected: descriptor.size,
                                                actual: offset + Int64(bytes.count))
             }
             hasher.update(bytes)
@@ -101,12 +103,12 @@ public final class BlobWriter {
             close(fd)
             fd = -1
             if actual != descriptor.digest {
-                throw ClientError.digestMismatch(expected: descriptor.digest, actual: actual)
+                throw ContentMismatch.digest(expected: descriptor.digest, actual: actual)
             }
-            throw ClientError.sizeMismatch(digest: descriptor.digest, expected: descriptor.size, actual: offset)
+            throw ContentMismatch.size(digest: descriptor.digest, expected: descriptor.size, actual: offset)
         }
         try POSIX.fsync(fd, path: path)
-        try FileManager.default.createDirectory(atPath: store.root + "/blobs/" + descriptor.digest.algorithm,
+        try FileManager.default.createDirectory(atPath: store.root + "/blobs/" + descriptor.digest.algorithm.rawValue,
                                                 withIntermediateDirectories: true)
         try POSIX.rename(path, store.blobPath(descriptor.digest))
         POSIX.fsyncDirectory(store.blobsDirectory)

@@ -1,5 +1,6 @@
 import Foundation
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// A named image in the store.
 public struct StoredImage: Sendable {
@@ -39,7 +40,7 @@ extension ImageStore {
     }
 
     /// The manifest a reference names: by its full name, or by digest when it carries one.
-    public func resolve(_ reference: Reference) throws -> Descriptor? {
+    public func resolve(_ reference: ImageReference) throws -> Descriptor? {
         let all = try images()
         if let hit = all.first(where: { $0.name == reference.description }) { return hit.descriptor }
         if let digest = reference.digest {
@@ -59,7 +60,7 @@ extension ImageStore {
 
     /// Points `name` at `descriptor`, replacing what it pointed at before. The descriptor's
     /// `sourceAnnotation` (where the image was pulled from) is kept, so a push can mount from there.
-    public func setReference(_ reference: Reference, to descriptor: Descriptor) throws {
+    public func setReference(_ reference: ImageReference, to descriptor: Descriptor) throws {
         let name = reference.description
         var entry = descriptor
         var annotations = [Self.refNameAnnotation: name]
@@ -73,7 +74,7 @@ extension ImageStore {
 
     /// Removes a name; returns what it pointed at, or nil when it was unknown.
     @discardableResult
-    public func removeReference(_ reference: Reference) throws -> Descriptor? {
+    public func removeReference(_ reference: ImageReference) throws -> Descriptor? {
         let name = reference.description
         return try updateIndex { index in
             var removed: Descriptor?
@@ -92,7 +93,7 @@ extension ImageStore {
     public func reachableBlobs(from descriptor: Descriptor) throws -> Set<Digest> {
         var seen: Set<Digest> = [descriptor.digest]
         guard hasBlob(descriptor.digest),
-              MediaType.isIndex(descriptor.mediaType) || MediaType.isManifest(descriptor.mediaType)
+              MediaType.isIndex(descriptor.mediaType) || MediaType.isImageManifest(descriptor.mediaType)
         else { return seen }
         switch try AnyManifest(decoding: try readBlob(descriptor.digest), contentType: descriptor.mediaType) {
         case .image(let m):
@@ -113,7 +114,7 @@ extension ImageStore {
         var removed = 0
         var bytes: Int64 = 0
         for file in try FileManager.default.contentsOfDirectory(atPath: blobsDirectory) {
-            guard let digest = try? Digest(parsing: "sha256:" + file), !live.contains(digest) else { continue }
+            guard let digest = try? Digest("sha256:" + file), !live.contains(digest) else { continue }
             let size = blobSize(digest) ?? 0
             if unlink(blobPath(digest)) == 0 {
                 removed += 1

@@ -1,5 +1,6 @@
 import Foundation
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// A local image store in OCI image layout form, safe for several processes at once.
 ///
@@ -59,7 +60,7 @@ public final class ImageStore: Sendable {
 
     /// Where a blob lives (it may not exist).
     public func blobPath(_ digest: Digest) -> String {
-        "\(root)/blobs/\(digest.algorithm)/\(digest.hex)"
+        "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.hex)"
     }
 
     /// Whether a verified blob is present.
@@ -82,7 +83,7 @@ public final class ImageStore: Sendable {
             throw SystemError("read", blobPath(digest))
         }
         let bytes = Array(data)
-        let actual = Digest.sha256(of: bytes)
+        let actual = DigestHasher.digest(of: bytes, algorithm: digest.algorithm)
         guard actual == digest else { throw StoreError.corrupt(digest, actual) }
         return bytes
     }
@@ -90,9 +91,9 @@ public final class ImageStore: Sendable {
     /// Writes a small blob from memory; returns its descriptor.
     @discardableResult
     public func writeBlob(_ bytes: [UInt8], mediaType: String) throws -> Descriptor {
-        let digest = Digest.sha256(of: bytes)
+        let digest = DigestHasher.digest(of: bytes)
         if !hasBlob(digest) {
-            try FileManager.default.createDirectory(atPath: root + "/blobs/" + digest.algorithm,
+            try FileManager.default.createDirectory(atPath: root + "/blobs/" + digest.algorithm.rawValue,
                                                     withIntermediateDirectories: true)
             try POSIX.writeFileAtomically(blobPath(digest), bytes)
         }
@@ -104,7 +105,8 @@ public final class ImageStore: Sendable {
     public func adoptFile(_ path: String, expected: Digest? = nil) throws -> (Digest, Int64) {
         let fd = try POSIX.open(path, O_RDONLY)
         defer { close(fd) }
-        var hasher = DigestHasher()
+        var hasher = DigestHasher(expected?.algorithm ?? .sha256)
+        var size: Int64 = 0
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
@@ -113,6 +115,7 @@ public final class ImageStore: Sendable {
             if n < 0 { if errno == EINTR { continue }; throw SystemError("read", path) }
             if n == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            size += Int64(n)
         }
         let digest = hasher.finalize()
         if let expected, expected != digest {
@@ -123,10 +126,12 @@ public final class ImageStore: Sendable {
             unlink(path)
         } else {
             try POSIX.fsync(fd, path: path)
+            try FileManager.default.createDirectory(atPath: root + "/blobs/" + digest.algorithm.rawValue,
+                                                    withIntermediateDirectories: true)
             try POSIX.rename(path, blobPath(digest))
             POSIX.fsyncDirectory(blobsDirectory)
         }
-        return (digest, hasher.count)
+        return (digest, size)
     }
 
     /// A fresh path in `tmp/` for scratch work.

@@ -1,5 +1,6 @@
 import Foundation
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// Saves stored images as an OCI image layout tar, and loads such archives or `docker save` ones.
 ///
@@ -14,7 +15,7 @@ public struct LayoutArchive: Sendable {
     public init(store: ImageStore) { self.store = store }
 
     /// Writes `references` (with all blobs they reach) to a tar file at `path`, atomically.
-    public func save(_ references: [Reference], to path: String) throws {
+    public func save(_ references: [ImageReference], to path: String) throws {
         let staging = store.temporaryPath(".layout")
         defer { try? FileManager.default.removeItem(atPath: staging) }
         try FileManager.default.createDirectory(atPath: staging + "/blobs/sha256", withIntermediateDirectories: true)
@@ -23,7 +24,7 @@ public struct LayoutArchive: Sendable {
         for reference in references {
             guard var descriptor = try store.resolve(reference) else { throw StoreError.imageUnknown(reference.description) }
             var annotations = [Self.containerdName: reference.description]
-            if let tag = reference.tag { annotations[ImageStore.refNameAnnotation] = tag }
+            if let tag = reference.tag { annotations[ImageStore.refNameAnnotation] = tag.value }
             descriptor.annotations = annotations
             entries.append(descriptor)
             blobs.formUnion(try store.reachableBlobs(from: descriptor))
@@ -66,7 +67,7 @@ public struct LayoutArchive: Sendable {
     func loadLayout(_ dir: String, fallbackRepository: String) throws -> [String] {
         let blobDir = dir + "/blobs/sha256"
         for file in (try? FileManager.default.contentsOfDirectory(atPath: blobDir)) ?? [] {
-            let expected = try Digest(parsing: "sha256:" + file)
+            let expected = try Digest("sha256:" + file)
             _ = try store.adoptFile("\(blobDir)/\(file)", expected: expected)
         }
         guard let data = FileManager.default.contents(atPath: dir + "/index.json") else {
@@ -87,14 +88,14 @@ public struct LayoutArchive: Sendable {
 
     /// The full name from `io.containerd.image.name`, a full `ref.name`, or
     /// `localhost/<archive name>:<ref.name>` when the archive holds only a tag.
-    func name(for entry: Descriptor, fallbackRepository: String) throws -> Reference {
-        if let full = entry.annotations?[Self.containerdName], let ref = try? Reference(parsing: full) { return ref }
+    func name(for entry: Descriptor, fallbackRepository: String) throws -> ImageReference {
+        if let full = entry.annotations?[Self.containerdName], let ref = try? ImageReference(parsing: full) { return ref }
         let refName = entry.annotations?[ImageStore.refNameAnnotation]
-        if let refName, refName.contains("/") || refName.contains(":"), let ref = try? Reference(parsing: refName) { return ref }
+        if let refName, refName.contains("/") || refName.contains(":"), let ref = try? ImageReference(parsing: refName) { return ref }
         let repository = fallbackRepository.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
-        let base = try Reference(host: "localhost", repository: repository.isEmpty ? "loaded" : repository, tag: "latest")
+        let base = try ImageReference(host: "localhost", repository: repository.isEmpty ? "loaded" : repository, tag: "latest")
         if let refName { return (try? base.withTag(refName)) ?? base }
-        return Reference(unchecked: base, digest: entry.digest)
+        return base.onlyDigest(entry.digest)
     }
 
     /// Converts a `docker save` directory (manifest.json, config JSON, layer tars) into
@@ -122,7 +123,7 @@ public struct LayoutArchive: Sendable {
             let (configDigest, configSize) = try adopt(entry.Config)
             let layers = try entry.Layers.map { layer -> Descriptor in
                 let (digest, size) = try adopt(layer)
-                return Descriptor(mediaType: MediaType.dockerLayerTar, digest: digest, size: size)
+                return Descriptor(mediaType: MediaType.dockerLayer, digest: digest, size: size)
             }
             let manifest = ImageManifest(
                 mediaType: MediaType.dockerManifest,
@@ -132,18 +133,11 @@ public struct LayoutArchive: Sendable {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let descriptor = try store.writeBlob(Array(try encoder.encode(manifest)), mediaType: MediaType.dockerManifest)
             for tag in entry.RepoTags ?? [] {
-                let reference = try Reference(parsing: tag)
+                let reference = try ImageReference(parsing: tag)
                 try store.setReference(reference, to: descriptor)
                 names.append(reference.description)
             }
         }
         return names
-    }
-}
-
-extension Reference {
-    /// `base` pinned to `digest`, with its tag dropped (parts already validated).
-    init(unchecked base: Reference, digest: Digest) {
-        self = (try? Reference(host: base.host, repository: base.repository, tag: nil, digest: digest)) ?? base
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
-import RegistryClient
+import OCI
+import SystemSupport
 
 /// Builds a single-layer image from a root filesystem, as `docker import` does.
 ///
@@ -13,7 +14,7 @@ public struct RootfsImporter: Sendable {
 
     /// Imports `source` (tarball or directory) and names it `reference`; returns the manifest descriptor.
     @discardableResult
-    public func importRootfs(from source: String, as reference: Reference, platform: Platform) throws -> Descriptor {
+    public func importRootfs(from source: String, as reference: ImageReference, platform: Platform) throws -> Descriptor {
         let lease = try store.writerLease()
         defer { withExtendedLifetime(lease) {} }
         var isDirectory: ObjCBool = false

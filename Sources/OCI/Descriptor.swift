@@ -21,10 +21,10 @@ public struct Descriptor: Codable, Hashable, Sendable {
     }
 }
 
-/// The platform an index entry is built for.
+/// The platform an index entry is built for: OS, architecture and optional variant.
 ///
 /// Spec: https://github.com/opencontainers/image-spec/blob/main/image-index.md
-public struct Platform: Codable, Hashable, Sendable {
+public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     public var architecture: String
     public var os: String
     public var variant: String?
@@ -37,9 +37,41 @@ public struct Platform: Codable, Hashable, Sendable {
         case osFeatures = "os.features"
     }
 
-    public init(architecture: String, os: String, variant: String? = nil) {
-        self.architecture = architecture
+    public init(os: String, architecture: String, variant: String? = nil) {
         self.os = os
+        self.architecture = architecture
         self.variant = variant
+    }
+
+    /// Parses `os/arch[/variant]`, as `--platform` takes it.
+    public init?(parsing string: String) {
+        let parts = string.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard (2...3).contains(parts.count), !parts.contains(where: \.isEmpty) else { return nil }
+        self.init(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
+    }
+
+    /// This machine's platform, named as Go does (`amd64`, `arm64`).
+    public static var current: Platform {
+        #if arch(x86_64)
+        return Platform(os: "linux", architecture: "amd64")
+        #elseif arch(arm64)
+        return Platform(os: "linux", architecture: "arm64", variant: "v8")
+        #elseif arch(arm)
+        return Platform(os: "linux", architecture: "arm", variant: "v7")
+        #else
+        return Platform(os: "linux", architecture: "unknown")
+        #endif
+    }
+
+    /// Whether an index entry's platform satisfies this wanted platform.
+    /// A missing variant on either side matches (arm64 images often omit `v8`).
+    public func matches(_ other: Platform) -> Bool {
+        guard os == other.os, architecture == other.architecture else { return false }
+        guard let v = variant, let w = other.variant else { return true }
+        return v == w
+    }
+
+    public var description: String {
+        [os, architecture, variant].compactMap { $0 }.joined(separator: "/")
     }
 }

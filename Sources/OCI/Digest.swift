@@ -50,6 +50,9 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible, C
 
     public var description: String { "\(algorithm.rawValue):\(hex)" }
 
+    /// The first 12 hex characters, as Docker shows image and container IDs.
+    public var short: String { String(hex.prefix(12)) }
+
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
     public init(from decoder: any Decoder) throws {

@@ -1,4 +1,4 @@
-/// Media types of the manifests and configs a registry distinguishes.
+/// Media types of the manifests, configs and layers that registries and clients distinguish.
 ///
 /// Spec: https://github.com/opencontainers/image-spec/blob/main/media-types.md and
 /// distribution docs/spec/manifest-v2-2.md.
@@ -15,6 +15,9 @@ public enum MediaType {
     public static let json = "application/json"
     public static let ociLayer = "application/vnd.oci.image.layer.v1.tar"
     public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let ociLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
+    public static let dockerLayer = "application/vnd.docker.image.rootfs.diff.tar"
+    public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
     public static let ociLayerNondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar"
     public static let ociLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
     public static let dockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
@@ -23,6 +26,16 @@ public enum MediaType {
     public static let manifestTypes: Set<String> = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
     /// Media types whose content lists other manifests rather than blobs.
     public static let indexTypes: Set<String> = [ociIndex, dockerManifestList]
+    /// Every manifest type, indexes first, for the `Accept` header of a client's manifest requests.
+    public static let manifestTypesByPreference = [ociIndex, dockerManifestList, ociManifest, dockerManifest]
+
+    /// Whether a media type names an index (multi-platform manifest list).
+    public static func isIndex(_ type: String?) -> Bool { type.map(indexTypes.contains) ?? false }
+
+    /// Whether a media type names a single-platform image manifest.
+    public static func isImageManifest(_ type: String?) -> Bool {
+        type == ociManifest || type == dockerManifest
+    }
 }
 
 /// The well-known empty JSON descriptor `{}` that artifacts use as their config.

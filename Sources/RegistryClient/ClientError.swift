@@ -1,41 +1,26 @@
 import Foundation
+import OCI
 
-/// An error code from the registry's JSON error body.
-///
-/// See https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes
-public enum RegistryErrorCode: String, Sendable, Codable {
-    case blobUnknown = "BLOB_UNKNOWN"
-    case blobUploadInvalid = "BLOB_UPLOAD_INVALID"
-    case blobUploadUnknown = "BLOB_UPLOAD_UNKNOWN"
-    case digestInvalid = "DIGEST_INVALID"
-    case manifestBlobUnknown = "MANIFEST_BLOB_UNKNOWN"
-    case manifestInvalid = "MANIFEST_INVALID"
-    case manifestUnknown = "MANIFEST_UNKNOWN"
-    case nameInvalid = "NAME_INVALID"
-    case nameUnknown = "NAME_UNKNOWN"
-    case sizeInvalid = "SIZE_INVALID"
-    case unauthorized = "UNAUTHORIZED"
-    case denied = "DENIED"
-    case unsupported = "UNSUPPORTED"
-    case tooManyRequests = "TOOMANYREQUESTS"
-
+extension DistributionError.Code {
     /// The code in words, for messages a person reads.
     public var words: String {
         switch self {
-        case .blobUnknown: return "blob unknown to the registry"
-        case .blobUploadInvalid: return "blob upload invalid"
-        case .blobUploadUnknown: return "blob upload unknown (the upload session expired or was cancelled)"
-        case .digestInvalid: return "uploaded content does not match its digest"
-        case .manifestBlobUnknown: return "manifest refers to a blob the registry does not have"
-        case .manifestInvalid: return "manifest invalid"
-        case .manifestUnknown: return "manifest unknown (no such tag or digest)"
-        case .nameInvalid: return "invalid repository name"
-        case .nameUnknown: return "repository unknown to the registry"
-        case .sizeInvalid: return "content length does not match the size given"
-        case .unauthorized: return "authentication required"
-        case .denied: return "access denied"
-        case .unsupported: return "operation not supported by this registry"
-        case .tooManyRequests: return "too many requests"
+        case .blobUnknown: "blob unknown to the registry"
+        case .blobUploadInvalid: "blob upload invalid"
+        case .blobUploadUnknown: "blob upload unknown (the upload session expired or was cancelled)"
+        case .digestInvalid: "uploaded content does not match its digest"
+        case .manifestBlobUnknown: "manifest refers to a blob the registry does not have"
+        case .manifestInvalid: "manifest invalid"
+        case .manifestUnknown: "manifest unknown (no such tag or digest)"
+        case .nameInvalid: "invalid repository name"
+        case .nameUnknown: "repository unknown to the registry"
+        case .sizeInvalid: "content length does not match the size given"
+        case .unauthorized: "authentication required"
+        case .denied: "access denied"
+        case .unsupported: "operation not supported by this registry"
+        case .tooManyRequests: "too many requests"
+        case .rangeInvalid: "requested range not satisfiable"
+        case .tagInvalid: "invalid tag"
         }
     }
 }
@@ -65,10 +50,6 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
     case denied(host: String, scope: String, detail: String?)
     /// Any other non-success status, with the registry's error codes.
     case registry(status: Int, url: String, errors: [RegistryErrorDetail])
-    /// A blob or manifest did not hash to its digest.
-    case digestMismatch(expected: Digest, actual: Digest)
-    /// A blob's size differed from its descriptor.
-    case sizeMismatch(digest: Digest, expected: Int64, actual: Int64)
     /// The token service did not give a token.
     case tokenService(realm: String, reason: String)
     /// A protocol-level surprise (missing Location header, bad JSON).
@@ -98,15 +79,11 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
         case .registry(let status, let url, let errors):
             if errors.isEmpty { return "registry returned HTTP \(status) for \(url)" }
             let words = errors.map { e -> String in
-                let known = RegistryErrorCode(rawValue: e.code)?.words ?? e.code
+                let known = DistributionError.Code(rawValue: e.code)?.words ?? e.code
                 if let m = e.message, !m.isEmpty, !known.lowercased().contains(m.lowercased()) { return "\(known) (\(m))" }
                 return known
             }
             return words.joined(separator: "; ") + " [HTTP \(status)]"
-        case .digestMismatch(let e, let a):
-            return "content digest mismatch: expected \(e), got \(a)"
-        case .sizeMismatch(let d, let e, let a):
-            return "size mismatch for \(d): expected \(e) bytes, got \(a)"
         case .tokenService(let realm, let r):
             return "token service \(realm) failed: \(r)"
         case .protocolViolation(let m):
@@ -119,7 +96,7 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Whether this is a registry error carrying `code`.
-    public func has(_ code: RegistryErrorCode) -> Bool {
+    public func has(_ code: DistributionError.Code) -> Bool {
         if case .registry(_, _, let errors) = self { return errors.contains { $0.code == code.rawValue } }
         return false
     }

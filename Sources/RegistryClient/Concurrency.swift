@@ -1,3 +1,5 @@
+import OCI
+
 /// Runs `body` for each item with at most `limit` running at once; the first error cancels the rest.
 public func forEachConcurrently<T: Sendable>(
     _ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void

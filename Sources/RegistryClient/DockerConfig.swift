@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 
 /// Docker's `config.json`: stored credentials, credential helpers and the credential store.
 ///
@@ -20,7 +21,7 @@ public struct DockerConfig: Sendable {
 
     /// The key config.json uses for a registry host (Docker Hub keeps its legacy URL).
     public static func key(for host: String) -> String {
-        host == Reference.dockerHub || host == "index.docker.io" || host == "registry-1.docker.io"
+        host == ImageReference.dockerHub || host == "index.docker.io" || host == "registry-1.docker.io"
             ? "https://index.docker.io/v1/" : host
     }
 
@@ -29,7 +30,7 @@ public struct DockerConfig: Sendable {
         var k = Substring(key)
         if let r = k.range(of: "://") { k = k[r.upperBound...] }
         if let slash = k.firstIndex(of: "/") { k = k[..<slash] }
-        return k == "index.docker.io" ? Reference.dockerHub : String(k)
+        return k == "index.docker.io" ? ImageReference.dockerHub : String(k)
     }
 
     /// The parsed JSON object, or an empty one when the file is missing.

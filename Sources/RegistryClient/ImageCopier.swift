@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import OCI
 
 /// Copies an image between registries without touching the local store.
 ///
@@ -25,14 +26,14 @@ public struct ImageCopier: Sendable {
 
     /// Copies `from` to `to`; with `platform`, only that platform's manifest. Returns the digest.
     @discardableResult
-    public func copy(_ from: Reference, to: Reference, platform: Platform? = nil) async throws -> Digest {
+    public func copy(_ from: ImageReference, to: ImageReference, platform: Platform? = nil) async throws -> Digest {
         var fetched = try await source.fetchManifest(from.manifestReference, from: from.repository)
         if let platform, case .index(let index) = try fetched.decoded() {
             guard let wanted = index.manifest(for: platform) else {
                 throw ClientError.noMatchingPlatform(wanted: platform.description,
                                                      available: index.manifests.compactMap { $0.platform?.description })
             }
-            fetched = try await source.fetchManifest(wanted.digest.description, from: from.repository)
+            fetched = try await source.fetchManifest(.digest(wanted.digest), from: from.repository)
         }
         let tag = to.digest == nil ? to.tag : nil
         let digest = try await copyManifest(fetched, from: from.repository, to: to.repository, tag: tag)
@@ -41,13 +42,13 @@ public struct ImageCopier: Sendable {
     }
 
     /// Copies one manifest or index and everything under it.
-    func copyManifest(_ fetched: FetchedManifest, from: String, to: String, tag: String?) async throws -> Digest {
+    func copyManifest(_ fetched: FetchedManifest, from: RepositoryName, to: RepositoryName, tag: Tag?) async throws -> Digest {
         switch try fetched.decoded() {
         case .index(let index):
             for child in index.manifests {
-                if try await destination.manifestDescriptor(child.digest.description, in: to,
+                if try await destination.manifestDescriptor(.digest(child.digest), in: to,
                                                             scopes: pushScopes(from: from, to: to)) != nil { continue }
-                let childManifest = try await source.fetchManifest(child.digest.description, from: from)
+                let childManifest = try await source.fetchManifest(.digest(child.digest), from: from)
                 _ = try await copyManifest(childManifest, from: from, to: to, tag: nil)
             }
         case .image(let manifest):
@@ -56,18 +57,18 @@ public struct ImageCopier: Sendable {
             }
         }
         return try await destination.putManifest(fetched.bytes, mediaType: fetched.mediaType,
-                                                 reference: tag ?? fetched.digest.description, in: to,
+                                                 reference: tag.map { .tag($0) } ?? .digest(fetched.digest), in: to,
                                                  scopes: pushScopes(from: from, to: to))
     }
 
-    func pushScopes(from: String, to: String) -> [String] {
+    func pushScopes(from: RepositoryName, to: RepositoryName) -> [String] {
         var scopes = [RegistryClient.scope(to, "pull,push")]
         if sameRegistry && from != to { scopes.append(RegistryClient.scope(from, "pull")) }
         return scopes
     }
 
     /// Copies one blob: skip, mount, or stream.
-    func copyBlob(_ blob: Descriptor, from: String, to: String) async throws {
+    func copyBlob(_ blob: Descriptor, from: RepositoryName, to: RepositoryName) async throws {
         let label = blob.digest.short
         if try await destination.blobExists(blob.digest, in: to, scopes: pushScopes(from: from, to: to)) {
             progress.started(blob.digest, total: blob.size, completed: blob.size, label: label)

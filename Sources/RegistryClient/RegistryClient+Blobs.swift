@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import OCI
 
 /// A blob download in progress: the body streams from `offset`.
 public struct BlobDownload: Sendable {
@@ -12,14 +13,14 @@ public struct BlobDownload: Sendable {
 
 extension RegistryClient {
     /// Whether the repository already has the blob (`HEAD /v2/<name>/blobs/<digest>`).
-    public func blobExists(_ digest: Digest, in repository: String, scopes: [String]? = nil) async throws -> Bool {
+    public func blobExists(_ digest: Digest, in repository: RepositoryName, scopes: [String]? = nil) async throws -> Bool {
         let response = try await send(.HEAD, "/v2/\(repository)/blobs/\(digest)",
                                       scopes: scopes ?? [Self.scope(repository, "pull")], accept: [200, 404])
         return response.status == .ok
     }
 
     /// Starts a blob download, from `offset` with a `Range` header when resuming.
-    public func fetchBlob(_ digest: Digest, from repository: String, offset: Int64 = 0) async throws -> BlobDownload {
+    public func fetchBlob(_ digest: Digest, from repository: RepositoryName, offset: Int64 = 0) async throws -> BlobDownload {
         var headers = HTTPHeaders()
         if offset > 0 { headers.add(name: "Range", value: "bytes=\(offset)-") }
         let response = try await send(.GET, "/v2/\(repository)/blobs/\(digest)", headers: headers,
@@ -39,7 +40,7 @@ extension RegistryClient {
 
     /// Tries a cross-repository mount (`POST ...uploads/?mount=<digest>&from=<repo>`).
     /// Returns true when mounted; false when the registry opened an upload instead (cancelled here).
-    public func mountBlob(_ digest: Digest, into repository: String, from source: String) async throws -> Bool {
+    public func mountBlob(_ digest: Digest, into repository: RepositoryName, from source: RepositoryName) async throws -> Bool {
         let scopes = [Self.scope(repository, "pull,push"), Self.scope(source, "pull")]
         let response = try await send(.POST, "/v2/\(repository)/blobs/uploads/?mount=\(digest)&from=\(source)",
                                       headers: ["Content-Length": "0"], scopes: scopes, accept: [201, 202])
@@ -52,7 +53,7 @@ extension RegistryClient {
     }
 
     /// Opens an upload session and returns its `Location`.
-    func startUpload(in repository: String) async throws -> String {
+    func startUpload(in repository: RepositoryName) async throws -> String {
         let response = try await send(.POST, "/v2/\(repository)/blobs/uploads/", headers: ["Content-Length": "0"],
                                       scopes: [Self.scope(repository, "pull,push")], accept: [202])
         _ = try? await response.body.collect(upTo: 1 << 20)
@@ -68,7 +69,7 @@ extension RegistryClient {
     }
 
     /// Uploads a blob in one `PUT` (monolithic): the body streams, never held in memory.
-    public func uploadBlob(_ digest: Digest, size: Int64, to repository: String,
+    public func uploadBlob(_ digest: Digest, size: Int64, to repository: RepositoryName,
                            body: @escaping @Sendable () -> HTTPClientRequest.Body) async throws {
         let location = try await startUpload(in: repository)
         let headers: HTTPHeaders = ["Content-Type": "application/octet-stream", "Content-Length": "\(size)"]
@@ -82,7 +83,7 @@ extension RegistryClient {
     /// - Parameter chunk: makes the body for bytes `[offset, offset + length)`.
     /// See https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-a-blob-in-chunks
     public func uploadBlobInChunks(
-        _ digest: Digest, size: Int64, chunkSize: Int64, to repository: String,
+        _ digest: Digest, size: Int64, chunkSize: Int64, to repository: RepositoryName,
         chunk: @escaping @Sendable (_ offset: Int64, _ length: Int64) -> HTTPClientRequest.Body,
         progress: (@Sendable (Int64) -> Void)? = nil
     ) async throws {

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import OCI
 
 /// A manifest as fetched: its exact bytes (digests cover bytes, never re-encoded JSON).
 public struct FetchedManifest: Sendable {
@@ -32,15 +33,18 @@ extension RegistryClient {
     static let maxManifestBytes = 4 << 20
 
     /// Fetches a manifest or index by tag or digest; verifies the bytes when asked by digest.
-    public func fetchManifest(_ reference: String, from repository: String,
+    public func fetchManifest(_ reference: ManifestReference, from repository: RepositoryName,
                               scopes: [String]? = nil) async throws -> FetchedManifest {
-        let headers: HTTPHeaders = ["Accept": MediaType.manifestTypes.joined(separator: ", ")]
+        let headers: HTTPHeaders = ["Accept": MediaType.manifestTypesByPreference.joined(separator: ", ")]
         let response = try await send(.GET, "/v2/\(repository)/manifests/\(reference)", headers: headers,
                                       scopes: scopes ?? [Self.scope(repository, "pull")])
         let bytes = Array(buffer: try await response.body.collect(upTo: Self.maxManifestBytes))
-        let digest = Digest.sha256(of: bytes)
-        if let wanted = try? Digest(parsing: reference), wanted != digest {
-            throw ClientError.digestMismatch(expected: wanted, actual: digest)
+        let digest: Digest
+        if case .digest(let wanted) = reference {
+            digest = DigestHasher.digest(of: bytes, algorithm: wanted.algorithm)
+            guard digest == wanted else { throw ContentMismatch.digest(expected: wanted, actual: digest) }
+        } else {
+            digest = DigestHasher.digest(of: bytes)
         }
         var mediaType = response.headers.first(name: "Content-Type") ?? ""
         if let semicolon = mediaType.firstIndex(of: ";") { mediaType = String(mediaType[..<semicolon]) }
@@ -53,14 +57,14 @@ extension RegistryClient {
     }
 
     /// The descriptor of a manifest if the registry has it (`HEAD`), else nil.
-    public func manifestDescriptor(_ reference: String, in repository: String,
+    public func manifestDescriptor(_ reference: ManifestReference, in repository: RepositoryName,
                                    scopes: [String]? = nil) async throws -> Descriptor? {
-        let headers: HTTPHeaders = ["Accept": MediaType.manifestTypes.joined(separator: ", ")]
+        let headers: HTTPHeaders = ["Accept": MediaType.manifestTypesByPreference.joined(separator: ", ")]
         let response = try await send(.HEAD, "/v2/\(repository)/manifests/\(reference)", headers: headers,
                                       scopes: scopes ?? [Self.scope(repository, "pull")], accept: [200, 404])
         guard response.status == .ok else { return nil }
         guard let header = response.headers.first(name: "Docker-Content-Digest"),
-              let digest = try? Digest(parsing: header) else {
+              let digest = try? Digest(header) else {
             // No digest header: fall back to fetching the bytes.
             return try await fetchManifest(reference, from: repository, scopes: scopes).descriptor
         }
@@ -71,31 +75,32 @@ extension RegistryClient {
 
     /// Stores a manifest under a tag or its digest; returns the digest the registry computed.
     @discardableResult
-    public func putManifest(_ bytes: [UInt8], mediaType: String, reference: String,
-                            in repository: String, scopes: [String]? = nil) async throws -> Digest {
+    public func putManifest(_ bytes: [UInt8], mediaType: String, reference: ManifestReference,
+                            in repository: RepositoryName, scopes: [String]? = nil) async throws -> Digest {
         let headers: HTTPHeaders = ["Content-Type": mediaType, "Content-Length": "\(bytes.count)"]
         let buffer = ByteBuffer(bytes: bytes)
         let response = try await send(.PUT, "/v2/\(repository)/manifests/\(reference)", headers: headers,
                                       body: { .bytes(buffer) },
                                       scopes: scopes ?? [Self.scope(repository, "pull,push")], accept: [201])
         _ = try? await response.body.collect(upTo: 1 << 20)
-        let digest = Digest.sha256(of: bytes)
+        let algorithm: Digest.Algorithm = if case .digest(let wanted) = reference { wanted.algorithm } else { .sha256 }
+        let digest = DigestHasher.digest(of: bytes, algorithm: algorithm)
         if let header = response.headers.first(name: "Docker-Content-Digest"),
-           let theirs = try? Digest(parsing: header), theirs != digest {
-            throw ClientError.digestMismatch(expected: digest, actual: theirs)
+           let theirs = try? Digest(header), theirs != digest {
+            throw ContentMismatch.digest(expected: digest, actual: theirs)
         }
         return digest
     }
 
     /// Deletes a manifest by digest (registries refuse deletes by tag).
-    public func deleteManifest(_ digest: Digest, in repository: String) async throws {
+    public func deleteManifest(_ digest: Digest, in repository: RepositoryName) async throws {
         let response = try await send(.DELETE, "/v2/\(repository)/manifests/\(digest)",
                                       scopes: [Self.scope(repository, "pull,push,delete")], accept: [200, 202, 204])
         _ = try? await response.body.collect(upTo: 1 << 20)
     }
 
     /// Every tag of a repository, following `Link` pagination.
-    public func tags(in repository: String) async throws -> [String] {
+    public func tags(in repository: RepositoryName) async throws -> [String] {
         struct Page: Decodable { var tags: [String]? }
         var result: [String] = []
         var next: String? = "/v2/\(repository)/tags/list?n=1000"

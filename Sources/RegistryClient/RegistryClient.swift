@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import OCI
 
 /// A client for one registry host speaking the OCI Distribution API.
 ///
@@ -24,7 +25,7 @@ public final class RegistryClient: Sendable {
     /// Creates a client for `host`, using `http` for transport (the caller owns its lifetime).
     public init(host: String, http: HTTPClient, security: TransportSecurity, credentials: Credentials?) throws {
         self.host = host
-        let apiHost = Reference.apiHost(for: host)
+        let apiHost = ImageReference.apiHost(for: host)
         let scheme = security.scheme(for: host)
         self.baseURL = "\(scheme)://\(apiHost)"
         self.http = http
@@ -118,7 +119,7 @@ public final class RegistryClient: Sendable {
 
     /// The scope string for a repository and actions.
     /// See https://distribution.github.io/distribution/spec/auth/scope/
-    public static func scope(_ repository: String, _ actions: String) -> String {
+    public static func scope(_ repository: RepositoryName, _ actions: String) -> String {
         "repository:\(repository):\(actions)"
     }
 }

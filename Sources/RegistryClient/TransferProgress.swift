@@ -1,4 +1,5 @@
 import NIOCore
+import OCI
 
 /// Receives progress events of blob transfers; the CLI draws bars or prints lines from them.
 ///

@@ -15,22 +15,13 @@ public struct ManifestValidation: Sendable {
         case rules(allow: RegularExpression?, deny: RegularExpression?)
     }
 
-    public struct Platform: Sendable, Equatable {
-        public var os: String
-        public var architecture: String
-
-        public init(os: String, architecture: String) {
-            self.os = os
-            self.architecture = architecture
-        }
-    }
-
     public enum IndexPolicy: Sendable, Equatable {
         /// Every child must exist (the default).
         case allChildren
         /// Children may be missing (sparse indexes, one platform mirrored).
         case noChildren
-        /// Only children of these platforms must exist (every child when the list is empty).
+        /// Only children of these platforms must exist (every child when the list is empty);
+        /// os and architecture are compared, as Distribution does.
         case platforms([Platform])
     }
 
@@ -70,7 +61,7 @@ public struct ManifestValidation: Sendable {
             if platforms.isEmpty { return manifest.manifests.map(\.digest) }
             return manifest.manifests.filter { child in
                 guard let platform = child.platform else { return false }
-                return platforms.contains(Platform(os: platform.os, architecture: platform.architecture))
+                return platforms.contains { $0.os == platform.os && $0.architecture == platform.architecture }
             }.map(\.digest)
         }
     }

@@ -1,8 +1,9 @@
 import RegistryAuth
+import ServerConfiguration
 
 /// Builds the access controller `auth` configures: none, htpasswd (Basic, bcrypt) or bearer tokens.
 enum AuthenticatorFactory {
-    static func make(_ authentication: RegistryConfiguration.Authentication) async throws -> (any RequestAuthenticator)? {
+    static func make(_ authentication: RegistryAuthentication) async throws -> (any RequestAuthenticator)? {
         switch authentication {
         case .none:
             return nil

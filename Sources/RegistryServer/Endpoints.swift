@@ -21,8 +21,8 @@ struct Endpoints: Sendable {
     /// Path of an API URL under the configured prefix (e.g. `/v2/name/blobs/uploads/<id>`), absolute
     /// when `http.host` is set, as Distribution writes `Location`.
     func location(_ path: String) -> String {
-        let prefixed = configuration.prefix == "/" ? path : String(configuration.prefix.dropLast()) + path
-        if let host = configuration.externalHost { return host + prefixed }
+        let prefixed = configuration.http.prefix == "/" ? path : String(configuration.http.prefix.dropLast()) + path
+        if let host = configuration.http.externalHost { return host + prefixed }
         return prefixed
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import RegistryCore
+import ServerConfiguration
 
 /// Berth's garbage collection, retention and immutable-tag keys.
 ///
@@ -28,18 +29,18 @@ import RegistryCore
 extension RegistryConfiguration {
     static func parseMaintenance(_ tree: inout ConfigurationTree, into config: inout RegistryConfiguration) {
         let gc = "storage.maintenance.gc"
-        config.garbageCollection.enabled = tree.bool("\(gc).enabled", default: true)
-        config.garbageCollection.interval = tree.duration("\(gc).interval", default: 3600)
-        config.garbageCollection.delay = tree.duration("\(gc).delay", default: 3600)
-        config.garbageCollection.untagged = tree.bool("\(gc).untagged", default: false)
-        config.garbageCollection.dryRun = tree.bool("\(gc).dryrun", default: false)
-        if config.garbageCollection.enabled && config.garbageCollection.interval <= 0 {
-            tree.problem("\(gc).interval: must be positive")
-        }
-        if config.garbageCollection.delay < 0 { tree.problem("\(gc).delay: must not be negative") }
+        var collection = config.garbageCollection
+        collection.enabled = tree.bool("\(gc).enabled", default: collection.enabled)
+        collection.interval = tree.duration("\(gc).interval", default: collection.interval)
+        collection.delay = tree.duration("\(gc).delay", default: collection.delay)
+        collection.untagged = tree.bool("\(gc).untagged", default: collection.untagged)
+        collection.dryRun = tree.bool("\(gc).dryrun", default: collection.dryRun)
+        if collection.enabled && collection.interval <= 0 { tree.problem("\(gc).interval: must be positive") }
+        if collection.delay < 0 { tree.problem("\(gc).delay: must not be negative") }
+        config.garbageCollection = collection
 
         let retention = "storage.maintenance.retention"
-        config.retention.dryRun = tree.bool("\(retention).dryrun", default: false)
+        config.retention.dryRun = tree.bool("\(retention).dryrun", default: config.retention.dryRun)
         if let raw = tree.value("\(retention).policies") {
             if let list = raw as? [Any] {
                 for (index, entry) in list.enumerated() {
@@ -76,8 +77,8 @@ extension RegistryConfiguration {
     /// The settings the core runs with.
     public var settings: RegistrySettings {
         var settings = RegistrySettings()
-        settings.readOnly = readOnly
-        settings.deleteEnabled = deleteEnabled
+        settings.readOnly = storage.readOnly
+        settings.deleteEnabled = storage.deleteEnabled
         settings.garbageCollection = garbageCollection
         settings.retention = retention
         settings.immutableTags = immutableTags

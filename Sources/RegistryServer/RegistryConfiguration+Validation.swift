@@ -1,5 +1,7 @@
 import Foundation
+import OCI
 import RegistryCore
+import ServerConfiguration
 
 /// Distribution's `validation` keys, with Distribution's meaning.
 ///
@@ -46,13 +48,13 @@ extension RegistryConfiguration {
         return sources
     }
 
-    private static func platforms(_ key: String, _ tree: inout ConfigurationTree) -> [ManifestValidation.Platform] {
+    private static func platforms(_ key: String, _ tree: inout ConfigurationTree) -> [Platform] {
         guard let raw = tree.value(key) else { return [] }
         guard let list = raw as? [Any] else {
             tree.problem("\(key): expected a list of {os, architecture}")
             return []
         }
-        var platforms: [ManifestValidation.Platform] = []
+        var platforms: [Platform] = []
         for (index, entry) in list.enumerated() {
             guard let map = entry as? [String: Any], let os = map["os"] as? String, let architecture = map["architecture"] as? String else {
                 tree.problem("\(key)[\(index)]: expected {os: ..., architecture: ...}")

@@ -20,7 +20,7 @@ struct RegistryResponder: HTTPResponder {
         self.endpoints = endpoints
         var headers = HTTPFields()
         headers[.dockerDistributionAPIVersion] = "registry/2.0"
-        for (name, values) in endpoints.configuration.headers {
+        for (name, values) in endpoints.configuration.http.headers {
             guard let field = HTTPField.Name(name) else { continue }
             for value in values { headers.append(HTTPField(name: field, value: value)) }
         }
@@ -50,7 +50,7 @@ struct RegistryResponder: HTTPResponder {
 
     private func handle(_ request: Request) async throws -> Response {
         var path = Substring(request.uri.path)
-        let prefix = endpoints.configuration.prefix
+        let prefix = endpoints.configuration.http.prefix
         if prefix != "/" {
             guard path.hasPrefix(prefix.dropLast()) else { throw DistributionError(.nameUnknown, "not found", status: 404) }
             path = path.dropFirst(prefix.count - 1)

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// Also removes temp files of monolithic uploads that a crash left behind. Runs once at start-up,
 /// as Distribution does, then on its interval until graceful shutdown.
 struct UploadPurger: Service {
-    let settings: RegistryConfiguration.UploadPurging
+    let settings: StorageSettings.UploadPurging
     let registry: Registry
 
     func run() async throws {

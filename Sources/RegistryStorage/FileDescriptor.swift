@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinuxShim
+import SystemSupport
 
 /// An open file, with EINTR-retrying wrappers for the calls the stores need.
 ///

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 /// `StorageDriver` on a local directory: Distribution's filesystem layout.
 ///

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 /// A `StorageReader` of one open file, reading chunk by chunk on the driver's threads.
 ///

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import NIOSSL
 import RegistryAuth
+import ServerConfiguration
 
 /// Builds the berth-auth application for a configuration; `main` runs it, tests call it directly.
 public func buildTokenApplication(configuration: TokenServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
@@ -25,18 +26,14 @@ public func buildTokenApplication(configuration: TokenServiceConfiguration, logg
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: jwks)))
     }
     let server: HTTPServerBuilder
-    if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
-        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
-                                                           privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-        tls.minimumTLSVersion = .tlsv12
-        server = try .tls(.http1(), tlsConfiguration: tls)
+    if let tls = configuration.tls {
+        server = try .tls(.http1(), tlsConfiguration: tls.makeServerConfiguration())
     } else {
         server = .http1()
     }
-    let scheme = configuration.tlsCertificate == nil ? "http" : "https"
+    let scheme = configuration.tls == nil ? "http" : "https"
     return Application(router: router, server: server,
-                       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                       configuration: .init(address: .hostname(configuration.address.host, port: configuration.address.port), serverName: nil),
                        onServerRunning: { channel in
                            logger.info("listening", metadata: ["address": "\(scheme)://\(channel.localAddress?.description ?? "?")"])
                        },

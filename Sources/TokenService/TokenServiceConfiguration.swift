@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import ServerConfiguration
 
 /// berth-auth's configuration file.
 ///
@@ -21,12 +21,13 @@ import Yams
 ///   - match: {account: admin}
 ///     actions: ["*"]
 /// ```
-/// Relative paths resolve against the config file's directory.
+/// Relative paths resolve against the config file's directory. Every key can be overridden by
+/// `BERTH_AUTH_<PATH>` in the environment (`BERTH_AUTH_SERVER_ADDR`,
+/// `BERTH_AUTH_SERVER_RATELIMIT_PER_MINUTE`), read through the same `ConfigurationTree` as the
+/// registry's `REGISTRY_` overrides.
 public struct TokenServiceConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 5001
-    public var tlsCertificate: String?
-    public var tlsKey: String?
+    public var address = ListenAddress(host: "127.0.0.1", port: 5001)
+    public var tls: TLSSettings?
     public var burst = 10
     public var perMinute = 30
     public var issuer = ""
@@ -39,135 +40,112 @@ public struct TokenServiceConfiguration: Sendable {
     public var acl = AccessControlList(rules: [])
     public var warnings: [String] = []
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public let problems: [String]
-        public var description: String { "invalid configuration:\n" + problems.map { "  \($0)" }.joined(separator: "\n") }
-    }
+    static let knownKeys = ["server.addr", "server.tls.certificate", "server.tls.key", "server.tls.clientcas",
+                            "server.tls.minimumtls", "server.ratelimit.burst", "server.ratelimit.per_minute",
+                            "token.issuer", "token.service", "token.expiration", "token.certificate", "token.key",
+                            "users.htpasswd", "users.static", "acl"]
 
-    static let knownKeys: Set<String> = ["server", "server.addr", "server.tls", "server.tls.certificate", "server.tls.key",
-                                         "server.ratelimit", "server.ratelimit.burst", "server.ratelimit.per_minute",
-                                         "token", "token.issuer", "token.service", "token.expiration", "token.certificate",
-                                         "token.key", "users", "users.htpasswd", "users.static", "acl"]
-
-    public static func load(path: String) throws -> TokenServiceConfiguration {
+    /// Reads a configuration file with the environment's `BERTH_AUTH_` overrides.
+    public static func load(path: String, environment: [String: String]) throws -> TokenServiceConfiguration {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Invalid(problems: ["\(path): cannot read the configuration file"])
+            throw ConfigurationError(problems: ["\(path): cannot read the configuration file"])
         }
         let base = (path as NSString).deletingLastPathComponent
-        return try parse(yaml: text, baseDirectory: base.isEmpty ? "." : base)
+        return try parse(yaml: text, environment: environment, baseDirectory: base.isEmpty ? "." : base)
     }
 
-    public static func parse(yaml: String, baseDirectory: String) throws -> TokenServiceConfiguration {
-        guard let root = try Yams.load(yaml: yaml) as? [String: Any] else {
-            throw Invalid(problems: ["<root>: the configuration must be a mapping"])
-        }
+    /// Parses YAML text; throws every problem with its key path.
+    public static func parse(yaml: String, environment: [String: String] = [:],
+                             baseDirectory: String) throws -> TokenServiceConfiguration {
+        var tree = try ConfigurationTree(yaml: yaml, environment: environment, knownKeys: knownKeys,
+                                         prefix: "BERTH_AUTH_", baseDirectory: baseDirectory)
+        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ["users.static", "acl"])
         var config = TokenServiceConfiguration()
-        var problems: [String] = []
-        func value(_ key: String) -> Any? {
-            var node: Any? = root
-            for part in key.split(separator: ".") { node = (node as? [String: Any])?[String(part)] }
-            return node
+        config.address = tree.address("server.addr", default: config.address)
+        config.tls = TLSSettings.read("server.tls", from: &tree)
+        if tree.contains("server.tls") && config.tls == nil {
+            tree.problem("server.tls: certificate and key are both required")
         }
-        func string(_ key: String) -> String? {
-            guard let raw = value(key) else { return nil }
-            if let text = raw as? String { return text }
-            if let number = raw as? Int { return String(number) }
-            problems.append("\(key): expected a string")
-            return nil
-        }
-        func path(_ key: String) -> String? {
-            guard let text = string(key) else { return nil }
-            let resolved = text.hasPrefix("/") ? text : "\(baseDirectory)/\(text)"
-            if !FileManager.default.isReadableFile(atPath: resolved) { problems.append("\(key): cannot read \(resolved)") }
-            return resolved
-        }
-        func warnUnknown(_ node: [String: Any], _ prefix: String) {
-            for (key, child) in node {
-                let full = prefix.isEmpty ? key : "\(prefix).\(key)"
-                if full.hasPrefix("users.static.") || full == "acl" { continue }
-                if !knownKeys.contains(full) { config.warnings.append("\(full): unknown configuration key; ignored"); continue }
-                if let dictionary = child as? [String: Any], full != "users.static" { warnUnknown(dictionary, full) }
-            }
-        }
-        warnUnknown(root, "")
+        config.burst = tree.integer("server.ratelimit.burst", default: config.burst, in: 1...Int.max,
+                                    expected: "a positive integer")
+        config.perMinute = tree.integer("server.ratelimit.per_minute", default: config.perMinute, in: 1...Int.max,
+                                        expected: "a positive integer")
+        config.issuer = tree.string("token.issuer") ?? ""
+        if config.issuer.isEmpty { tree.problem("token.issuer: required") }
+        config.services = tree.strings("token.service")
+        if config.services.isEmpty { tree.problem("token.service: required (a string or a list of strings)") }
+        config.expiration = TimeInterval(tree.integer("token.expiration", default: Int(config.expiration), in: 1...86400,
+                                                      expected: "seconds between 1 and 86400"))
+        config.certificatePath = readableFile("token.certificate", &tree) ?? ""
+        config.keyPath = readableFile("token.key", &tree) ?? ""
+        if !tree.contains("token.certificate") { tree.problem("token.certificate: required") }
+        if !tree.contains("token.key") { tree.problem("token.key: required") }
+        config.htpasswdPath = readableFile("users.htpasswd", &tree)
+        config.staticUsers = staticUsers(&tree)
+        config.acl = AccessControlList(rules: rules(&tree))
+        let warnings = try problemsSorted(tree)
+        config.warnings = warnings
+        return config
+    }
 
-        if let addr = string("server.addr") {
-            if let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]), (0...65535).contains(port) {
-                let host = String(addr[..<colon])
-                config.host = host.isEmpty ? "0.0.0.0" : host
-                config.port = port
-            } else {
-                problems.append("server.addr: expected host:port, got \"\(addr)\"")
+    /// A file the service will read, resolved against the configuration's directory.
+    private static func readableFile(_ key: String, _ tree: inout ConfigurationTree) -> String? {
+        guard let text = tree.string(key) else { return nil }
+        let resolved = tree.resolve(text)
+        if !ConfigurationTree.isReadableRegularFile(resolved) { tree.problem("\(key): cannot read \(resolved)") }
+        return resolved
+    }
+
+    /// `users.static`: user name -> {password: bcrypt hash}.
+    private static func staticUsers(_ tree: inout ConfigurationTree) -> [String: String] {
+        guard let users = tree.value("users.static") else { return [:] }
+        guard let map = users as? [String: Any] else {
+            tree.problem("users.static: expected a mapping of user names to {password: bcrypt-hash}")
+            return [:]
+        }
+        var result: [String: String] = [:]
+        for (user, entry) in map {
+            guard let hash = (entry as? [String: Any])?["password"] as? String,
+                  ["$2y$", "$2a$", "$2b$"].contains(where: { hash.hasPrefix($0) }) else {
+                tree.problem("users.static.\(user).password: expected a bcrypt hash (berth-auth hash-password)")
+                continue
             }
+            result[user] = hash
         }
-        if value("server.tls") != nil {
-            config.tlsCertificate = path("server.tls.certificate")
-            config.tlsKey = path("server.tls.key")
-            if config.tlsCertificate == nil || config.tlsKey == nil { problems.append("server.tls: certificate and key are both required") }
-        }
-        if let burst = value("server.ratelimit.burst") {
-            if let number = burst as? Int, number > 0 { config.burst = number } else { problems.append("server.ratelimit.burst: expected a positive integer") }
-        }
-        if let rate = value("server.ratelimit.per_minute") {
-            if let number = rate as? Int, number > 0 { config.perMinute = number } else { problems.append("server.ratelimit.per_minute: expected a positive integer") }
-        }
-        config.issuer = string("token.issuer") ?? ""
-        if config.issuer.isEmpty { problems.append("token.issuer: required") }
-        switch value("token.service") {
-        case let text as String: config.services = [text]
-        case let list as [Any]: config.services = list.compactMap { $0 as? String }
-        default: problems.append("token.service: required (a string or a list of strings)")
-        }
-        if let expiration = value("token.expiration") {
-            if let seconds = expiration as? Int, seconds > 0, seconds <= 86400 { config.expiration = TimeInterval(seconds) } else {
-                problems.append("token.expiration: expected seconds between 1 and 86400")
-            }
-        }
-        config.certificatePath = path("token.certificate") ?? ""
-        config.keyPath = path("token.key") ?? ""
-        if value("token.certificate") == nil { problems.append("token.certificate: required") }
-        if value("token.key") == nil { problems.append("token.key: required") }
-        config.htpasswdPath = path("users.htpasswd")
-        if let users = value("users.static") {
-            guard let map = users as? [String: Any] else {
-                throw Invalid(problems: problems + ["users.static: expected a mapping of user names to {password: bcrypt-hash}"])
-            }
-            for (user, entry) in map {
-                guard let hash = (entry as? [String: Any])?["password"] as? String,
-                      ["$2y$", "$2a$", "$2b$"].contains(where: { hash.hasPrefix($0) }) else {
-                    problems.append("users.static.\(user).password: expected a bcrypt hash (berth-auth hash-password)")
-                    continue
-                }
-                config.staticUsers[user] = hash
-            }
+        return result
+    }
+
+    /// `acl`: the ordered rules, first match wins.
+    private static func rules(_ tree: inout ConfigurationTree) -> [AccessControlList.Rule] {
+        guard let list = tree.value("acl") else { return [] }
+        guard let entries = list as? [Any] else {
+            tree.problem("acl: expected a list of rules")
+            return []
         }
         var rules: [AccessControlList.Rule] = []
-        if let list = value("acl") {
-            if let entries = list as? [Any] {
-                for (index, entry) in entries.enumerated() {
-                    guard let rule = entry as? [String: Any] else { problems.append("acl[\(index)]: expected a mapping"); continue }
-                    let match = rule["match"] as? [String: Any] ?? [:]
-                    for key in match.keys where !["account", "name", "type"].contains(key) {
-                        problems.append("acl[\(index)].match.\(key): unknown (use account, name or type)")
-                    }
-                    guard let actions = rule["actions"] as? [Any] else { problems.append("acl[\(index)].actions: required list"); continue }
-                    do {
-                        func pattern(_ key: String) throws -> AccessControlList.Pattern? {
-                            guard let raw = match[key] else { return nil }
-                            return try AccessControlList.Pattern(raw as? String ?? "\(raw)")
-                        }
-                        rules.append(.init(account: try pattern("account"), name: try pattern("name"), type: try pattern("type"),
-                                           actions: Set(actions.map { "\($0)" })))
-                    } catch {
-                        problems.append("acl[\(index)].match: invalid pattern (\(error))")
-                    }
+        for (index, entry) in entries.enumerated() {
+            guard let rule = entry as? [String: Any] else { tree.problem("acl[\(index)]: expected a mapping"); continue }
+            let match = rule["match"] as? [String: Any] ?? [:]
+            for key in match.keys where !["account", "name", "type"].contains(key) {
+                tree.problem("acl[\(index)].match.\(key): unknown (use account, name or type)")
+            }
+            guard let actions = rule["actions"] as? [Any] else { tree.problem("acl[\(index)].actions: required list"); continue }
+            do {
+                func pattern(_ key: String) throws -> AccessControlList.Pattern? {
+                    guard let raw = match[key] else { return nil }
+                    return try AccessControlList.Pattern(raw as? String ?? "\(raw)")
                 }
-            } else {
-                problems.append("acl: expected a list of rules")
+                rules.append(.init(account: try pattern("account"), name: try pattern("name"), type: try pattern("type"),
+                                   actions: Set(actions.map { "\($0)" })))
+            } catch {
+                tree.problem("acl[\(index)].match: invalid pattern (\(error))")
             }
         }
-        config.acl = AccessControlList(rules: rules)
-        if !problems.isEmpty { throw Invalid(problems: problems.sorted()) }
-        return config
+        return rules
+    }
+
+    /// The tree's warnings, or its problems sorted (the order `verify-config` has always printed).
+    private static func problemsSorted(_ tree: ConfigurationTree) throws -> [String] {
+        do { return try tree.finish() } catch { throw ConfigurationError(problems: error.problems.sorted()) }
     }
 }

@@ -23,7 +23,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration: TokenServiceConfiguration
-        do { configuration = try TokenServiceConfiguration.load(path: config) } catch {
+        do {
+            configuration = try TokenServiceConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
             FileHandle.standardError.write(Data("berth-auth: \(error)\n".utf8))
             throw ExitCode(1)
         }
@@ -42,7 +44,7 @@ struct VerifyConfig: ParsableCommand {
 
     func run() throws {
         do {
-            let configuration = try TokenServiceConfiguration.load(path: config)
+            let configuration = try TokenServiceConfiguration.load(path: config, environment: ProcessInfo.processInfo.environment)
             for warning in configuration.warnings { print("warning: \(warning)") }
             print("\(config): ok")
         } catch {

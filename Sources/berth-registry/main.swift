@@ -29,13 +29,13 @@ func loadConfiguration(_ path: String?) throws -> (RegistryConfiguration, String
 }
 
 func makeLogger(_ configuration: RegistryConfiguration) -> Logger {
-    let formatter = configuration.logFormatter
+    let formatter = configuration.log.formatter
     LoggingSystem.bootstrap { label -> any LogHandler in
         if formatter == "text" { return StreamLogHandler.standardError(label: label) }
         return JSONLogHandler(label: label)
     }
     var logger = Logger(label: "berth-registry")
-    logger.logLevel = configuration.logLevel
+    logger.logLevel = configuration.log.level
     return logger
 }
 
@@ -133,7 +133,7 @@ struct GarbageCollect: AsyncParsableCommand {
             let (configuration, _) = try loadConfiguration(config)
             var logger = Logger(label: "berth-registry")
             logger.logLevel = .warning
-            try Self.checkWritable(configuration.rootDirectory)
+            try Self.checkWritable(configuration.storage.rootDirectory)
             let registry = try makeRegistry(configuration: configuration, logger: logger)
             let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
                                                            waitForLease: 120, forceOrphanScan: true)

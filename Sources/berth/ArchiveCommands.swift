@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImageStore
+import OCI
 import RegistryClient
 
 /// `berth import TARBALL|DIR REF`: a single-layer image from a root filesystem.
@@ -11,7 +12,7 @@ struct Import: AsyncParsableCommand {
     var source: String
 
     @Argument(help: "Name for the new image.", transform: parseReference)
-    var reference: Reference
+    var reference: ImageReference
 
     @Option(help: "Platform os/arch[/variant] recorded in the config (default: this machine).")
     var platform: String?
@@ -34,7 +35,7 @@ struct Save: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "save", abstract: "Write stored images to an OCI layout tar archive.")
 
     @Argument(help: "Images to save.", transform: parseReference)
-    var references: [Reference]
+    var references: [ImageReference]
 
     @Option(name: [.short, .long], help: "Output file.")
     var output: String

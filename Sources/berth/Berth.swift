@@ -1,4 +1,5 @@
 import ArgumentParser
+import OCI
 
 /// `berth`: pushes, pulls and copies container images without a daemon.
 @main

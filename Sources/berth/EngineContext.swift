@@ -2,6 +2,8 @@ import ArgumentParser
 import ContainerEngine
 import Foundation
 import ImageStore
+import ImageTransfer
+import OCI
 import RegistryClient
 
 /// Runs an engine command: opens the store and the engine, reconciles containers whose
@@ -32,7 +34,7 @@ struct EngineCommandContext: Sendable {
     let security: TransportSecurity
 
     /// The stored image `reference`, pulled for this machine's platform first if missing.
-    func localImage(_ reference: Reference, pullingWith store: ImageStore) async throws -> Descriptor {
+    func localImage(_ reference: ImageReference, pullingWith store: ImageStore) async throws -> Descriptor {
         if let descriptor = try store.resolve(reference) { return descriptor }
         let platform = Platform.current
         let http = RegistryClient.makeHTTPClient()

@@ -1,11 +1,12 @@
 import Foundation
 import ImageStore
+import OCI
 import RegistryClient
 
 /// Where `inspect` reads manifests and configs from.
 protocol ContentSource: Sendable {
     /// A manifest by tag or digest.
-    func manifest(_ reference: String) async throws -> FetchedManifest
+    func manifest(_ reference: ManifestReference) async throws -> FetchedManifest
     /// A small blob (config) by digest.
     func blob(_ digest: Digest) async throws -> [UInt8]
 }
@@ -13,9 +14,9 @@ protocol ContentSource: Sendable {
 /// Reads from a registry.
 struct RemoteSource: ContentSource {
     let client: RegistryClient
-    let repository: String
+    let repository: RepositoryName
 
-    func manifest(_ reference: String) async throws -> FetchedManifest {
+    func manifest(_ reference: ManifestReference) async throws -> FetchedManifest {
         try await client.fetchManifest(reference, from: repository)
     }
 
@@ -26,8 +27,8 @@ struct RemoteSource: ContentSource {
             bytes += buffer.readableBytesView
             if bytes.count > 16 << 20 { throw ClientError.protocolViolation("config blob larger than 16 MiB") }
         }
-        let actual = Digest.sha256(of: bytes)
-        guard actual == digest else { throw ClientError.digestMismatch(expected: digest, actual: actual) }
+        let actual = DigestHasher.digest(of: bytes, algorithm: digest.algorithm)
+        guard actual == digest else { throw ContentMismatch.digest(expected: digest, actual: actual) }
         return bytes
     }
 }
@@ -35,11 +36,11 @@ struct RemoteSource: ContentSource {
 /// Reads from the local store.
 struct LocalSource: ContentSource {
     let store: ImageStore
-    let reference: Reference
+    let reference: ImageReference
 
-    func manifest(_ ref: String) async throws -> FetchedManifest {
+    func manifest(_ ref: ManifestReference) async throws -> FetchedManifest {
         let descriptor: Descriptor
-        if let digest = try? Digest(parsing: ref), let d = try store.resolve(reference.withDigest(digest)) {
+        if case .digest(let digest) = ref, let d = try store.resolve(reference.withDigest(digest)) {
             descriptor = d
         } else if let d = try store.resolve(reference) {
             descriptor = d
@@ -56,7 +57,7 @@ struct LocalSource: ContentSource {
 /// Builds the JSON `inspect` prints: name, digest, media type, the raw manifest (and index) and
 /// the raw config, each embedded as parsed JSON so the output is one document.
 enum InspectReport {
-    static func build(reference: Reference, platform: Platform, source: any ContentSource) async throws -> String {
+    static func build(reference: ImageReference, platform: Platform, source: any ContentSource) async throws -> String {
         var top = try await source.manifest(reference.manifestReference)
         var report: [String: Any] = [
             "name": reference.description,
@@ -69,7 +70,7 @@ enum InspectReport {
                 report["platforms"] = index.manifests.compactMap { $0.platform?.description }
                 return try render(report)
             }
-            top = try await source.manifest(wanted.digest.description)
+            top = try await source.manifest(.digest(wanted.digest))
             report["platform"] = platform.description
             report["manifestDigest"] = top.digest.description
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImageStore
+import OCI
 import RegistryClient
 
 /// `berth tag SRC DST`: another name for a stored image.
@@ -8,10 +9,10 @@ struct Tag: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tag", abstract: "Give a stored image another name.")
 
     @Argument(help: "Existing image in the local store.", transform: parseReference)
-    var source: Reference
+    var source: ImageReference
 
     @Argument(help: "New name.", transform: parseReference)
-    var target: Reference
+    var target: ImageReference
 
     func run() async throws {
         let (source, target) = (self.source, self.target)
@@ -46,8 +47,8 @@ struct Images: AsyncParsableCommand {
 
     /// Splits `host/repo:tag` (or `@digest`) for display.
     static func split(_ name: String) -> (String, String) {
-        if let ref = try? Reference(parsing: name) {
-            return (ref.name, ref.tag ?? "<none>")
+        if let ref = try? ImageReference(parsing: name) {
+            return (ref.name, ref.tag?.value ?? "<none>")
         }
         return (name, "<none>")
     }
@@ -74,7 +75,7 @@ struct Rmi: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove an image from the local store.")
 
     @Argument(help: "Image reference.", transform: parseReference)
-    var references: [Reference]
+    var references: [ImageReference]
 
     func run() async throws {
         let references = self.references

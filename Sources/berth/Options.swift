@@ -1,4 +1,5 @@
 import ArgumentParser
+import OCI
 import RegistryClient
 
 /// Options every registry-facing command shares.
@@ -43,9 +44,9 @@ struct ByteCount: ExpressibleByArgument {
 }
 
 /// Parses a reference argument, so a bad one is reported with the grammar rule it broke.
-@Sendable func parseReference(_ text: String) throws -> Reference {
+@Sendable func parseReference(_ text: String) throws -> ImageReference {
     do {
-        return try Reference(parsing: text)
+        return try ImageReference(parsing: text)
     } catch {
         throw ValidationError(error.description)
     }

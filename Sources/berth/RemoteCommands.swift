@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCI
 import RegistryClient
 
 /// `berth tags REPO`: a repository's tags.
@@ -7,7 +8,7 @@ struct Tags: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags.")
 
     @Argument(help: "Repository, e.g. localhost:5000/app.", transform: parseReference)
-    var repository: Reference
+    var repository: ImageReference
 
     @OptionGroup var registry: RegistryOptions
 
@@ -41,7 +42,7 @@ struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an image's manifest from a registry.")
 
     @Argument(help: "Image reference.", transform: parseReference)
-    var reference: Reference
+    var reference: ImageReference
 
     @OptionGroup var registry: RegistryOptions
 

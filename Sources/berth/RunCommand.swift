@@ -2,6 +2,7 @@ import ArgumentParser
 import ContainerEngine
 import Foundation
 import ImageStore
+import OCI
 import RegistryClient
 
 /// `berth run IMAGE [CMD...]`: runs a container from an image, pulling it first if needed.
@@ -35,7 +36,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let spec: ContainerSpec
-        let reference: Reference
+        let reference: ImageReference
         do {
             reference = try parseReference(image)
             spec = try makeSpec()

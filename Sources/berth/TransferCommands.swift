@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ImageStore
+import ImageTransfer
+import OCI
 import RegistryClient
 
 /// `berth pull REF`: registry to local store.
@@ -8,7 +10,7 @@ struct Pull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image into the local store.")
 
     @Argument(help: "Image reference, e.g. localhost:5000/app:1.0.", transform: parseReference)
-    var reference: Reference
+    var reference: ImageReference
 
     @Option(help: "Platform os/arch[/variant] to pull from a multi-platform image (default: this machine).")
     var platform: String?
@@ -36,7 +38,7 @@ struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image from the local store.")
 
     @Argument(help: "Image reference in the local store.", transform: parseReference)
-    var reference: Reference
+    var reference: ImageReference
 
     @Option(help: "Upload blobs larger than this in PATCH chunks of this size (e.g. 64M).")
     var chunkSize = ByteCount(bytes: 128 << 20)
@@ -61,10 +63,10 @@ struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "copy", abstract: "Copy an image between registries without the local store.")
 
     @Argument(help: "Source reference.", transform: parseReference)
-    var source: Reference
+    var source: ImageReference
 
     @Argument(help: "Destination reference.", transform: parseReference)
-    var destination: Reference
+    var destination: ImageReference
 
     @Option(help: "Copy only this platform's manifest of a multi-platform image (default: all).")
     var platform: String?

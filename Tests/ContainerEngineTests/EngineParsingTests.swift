@@ -1,6 +1,6 @@
+import OCI
 import Testing
 @testable import ContainerEngine
-import RegistryClient
 
 @Suite struct EngineParsingTests {
     static let v1Mountinfo = """
@@ -69,11 +69,11 @@ import RegistryClient
     }
 
     @Test func chainIDsFollowTheSpec() throws {
-        let a = try Digest(parsing: "sha256:" + String(repeating: "a", count: 64))
-        let b = try Digest(parsing: "sha256:" + String(repeating: "b", count: 64))
+        let a = try Digest("sha256:" + String(repeating: "a", count: 64))
+        let b = try Digest("sha256:" + String(repeating: "b", count: 64))
         let chain = Snapshotter.chainIDs([a, b])
         #expect(chain[0] == a)
-        #expect(chain[1] == Digest.sha256(of: Array("\(a) \(b)".utf8)))
+        #expect(chain[1] == DigestHasher.digest(of: Array("\(a) \(b)".utf8)))
     }
 
     @Test func environmentOverridesByKey() {

@@ -1,9 +1,9 @@
-import Synchronization
 import Foundation
 import NIOCore
+import OCI
+import Synchronization
 import Testing
 @testable import ImageStore
-@testable import RegistryClient
 
 /// Store atomicity: nothing unverified is ever visible, interrupted writes resume, the index
 /// survives concurrent writers.
@@ -27,7 +27,7 @@ import Testing
     @Test func interruptedWriteResumesAndCommitsAtomically() throws {
         let store = try makeStore()
         let data = bytes(3 << 20)
-        let descriptor = Descriptor(mediaType: MediaType.ociLayerTar, digest: .sha256(of: data), size: Int64(data.count))
+        let descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: DigestHasher.digest(of: data), size: Int64(data.count))
         do {
             let writer = try BlobWriter(store: store, descriptor: descriptor)
             try writer.write(ByteBuffer(bytes: data[0..<(1 << 20)]))
@@ -48,10 +48,12 @@ import Testing
         let data = bytes(4096)
         var wrong = data
         wrong[100] ^= 0xff
-        let descriptor = Descriptor(mediaType: MediaType.ociLayerTar, digest: .sha256(of: data), size: Int64(data.count))
+        let descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: DigestHasher.digest(of: data), size: Int64(data.count))
         let writer = try BlobWriter(store: store, descriptor: descriptor)
         try writer.write(ByteBuffer(bytes: wrong))
-        #expect(throws: ClientError.self) { try writer.commit() }
+        #expect(throws: ContentMismatch.digest(expected: descriptor.digest, actual: DigestHasher.digest(of: wrong))) {
+            try writer.commit()
+        }
         #expect(!store.hasBlob(descriptor.digest))
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.root + "/ingest").isEmpty)
     }
@@ -59,15 +61,29 @@ import Testing
     @Test func oversizedBodyIsRejected() throws {
         let store = try makeStore()
         let data = bytes(100)
-        let descriptor = Descriptor(mediaType: MediaType.ociLayerTar, digest: .sha256(of: data), size: 50)
+        let descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: DigestHasher.digest(of: data), size: 50)
         let writer = try BlobWriter(store: store, descriptor: descriptor)
-        #expect(throws: ClientError.self) { try writer.write(ByteBuffer(bytes: data)) }
+        #expect(throws: ContentMismatch.size(digest: descriptor.digest, expected: 50, actual: 100)) {
+            try writer.write(ByteBuffer(bytes: data))
+        }
+    }
+
+    @Test func sha512BlobsAreVerifiedInTheirAlgorithm() throws {
+        let store = try makeStore()
+        let data = bytes(3000)
+        let digest = DigestHasher.digest(of: data, algorithm: .sha512)
+        let writer = try BlobWriter(store: store, descriptor: Descriptor(mediaType: MediaType.ociLayer, digest: digest,
+                                                                         size: Int64(data.count)))
+        try writer.write(ByteBuffer(bytes: data))
+        try writer.commit()
+        #expect(store.blobPath(digest).hasSuffix("/blobs/sha512/" + digest.hex))
+        #expect(try store.readBlob(digest) == data)
     }
 
     @Test func restartDropsPartialBytes() throws {
         let store = try makeStore()
         let data = bytes(10_000)
-        let descriptor = Descriptor(mediaType: MediaType.ociLayerTar, digest: .sha256(of: data), size: Int64(data.count))
+        let descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: DigestHasher.digest(of: data), size: Int64(data.count))
         let writer = try BlobWriter(store: store, descriptor: descriptor)
         try writer.write(ByteBuffer(bytes: data[0..<500]))
         try writer.restart()
@@ -80,7 +96,7 @@ import Testing
     @Test func secondWriterWaitsThenFindsBlob() async throws {
         let store = try makeStore()
         let data = bytes(1 << 20)
-        let descriptor = Descriptor(mediaType: MediaType.ociLayerTar, digest: .sha256(of: data), size: Int64(data.count))
+        let descriptor = Descriptor(mediaType: MediaType.ociLayer, digest: DigestHasher.digest(of: data), size: Int64(data.count))
         let first = try BlobWriter(store: store, descriptor: descriptor)
         let opened = DispatchSemaphore(value: 0)
         let result = Mutex<Bool?>(nil)
@@ -109,24 +125,24 @@ import Testing
         let manifest = try store.writeBlob(Array(#"{"schemaVersion":2,"config":{"mediaType":"a","digest":"sha256:\#(String(repeating: "0", count: 64))","size":0},"layers":[]}"#.utf8),
                                            mediaType: MediaType.ociManifest)
         DispatchQueue.concurrentPerform(iterations: 40) { i in
-            let ref = try? Reference(parsing: "localhost/app:t\(i)")
+            let ref = try? ImageReference(parsing: "localhost/app:t\(i)")
             if let ref { try? store.setReference(ref, to: manifest) }
         }
         #expect(try store.images().count == 40)
-        try store.removeReference(try Reference(parsing: "localhost/app:t3"))
+        try store.removeReference(try ImageReference(parsing: "localhost/app:t3"))
         #expect(try store.images().count == 39)
-        #expect(try store.resolve(try Reference(parsing: "localhost/app:t3")) == nil)
-        #expect(try store.resolve(try Reference(parsing: "localhost/app:t4"))?.digest == manifest.digest)
+        #expect(try store.resolve(try ImageReference(parsing: "localhost/app:t3")) == nil)
+        #expect(try store.resolve(try ImageReference(parsing: "localhost/app:t4"))?.digest == manifest.digest)
     }
 
     @Test func garbageCollectionKeepsReachableAndWaitsForWriters() throws {
         let store = try makeStore()
         let config = try store.writeBlob(Array("{}".utf8), mediaType: MediaType.ociConfig)
-        let layer = try store.writeBlob(bytes(1000), mediaType: MediaType.ociLayerTar)
-        let orphan = try store.writeBlob(bytes(10, seed: 1), mediaType: MediaType.ociLayerTar)
+        let layer = try store.writeBlob(bytes(1000), mediaType: MediaType.ociLayer)
+        let orphan = try store.writeBlob(bytes(10, seed: 1), mediaType: MediaType.ociLayer)
         let manifest = ImageManifest(config: config, layers: [layer])
         let m = try store.writeBlob(Array(try JSONEncoder().encode(manifest)), mediaType: MediaType.ociManifest)
-        try store.setReference(try Reference(parsing: "localhost/gc:1"), to: m)
+        try store.setReference(try ImageReference(parsing: "localhost/gc:1"), to: m)
         do {
             let lease = try store.writerLease()
             #expect(try store.collectGarbage() == nil)

@@ -11,10 +11,10 @@ import Testing
 @Suite struct RegistryAPITests {
     func withRegistry(readOnly: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         var configuration = RegistryConfiguration()
-        configuration.rootDirectory = NSTemporaryDirectory() + "berth-api-\(UUID().uuidString)"
-        configuration.deleteEnabled = true
-        configuration.readOnly = readOnly
-        configuration.uploadPurging.enabled = false
+        configuration.storage.rootDirectory = NSTemporaryDirectory() + "berth-api-\(UUID().uuidString)"
+        configuration.storage.deleteEnabled = true
+        configuration.storage.readOnly = readOnly
+        configuration.storage.uploadPurging.enabled = false
         let app = try await buildApplication(configuration: configuration, logger: Logger(label: "test"))
         try await app.test(.router, body)
     }

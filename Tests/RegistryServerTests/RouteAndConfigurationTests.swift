@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 @testable import RegistryServer
+import ServerConfiguration
 import Testing
 
 @Suite struct RouteTests {
@@ -55,15 +56,15 @@ import Testing
             "REGISTRY_HTTP_ADDR": "127.0.0.1:6000",
             "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": "/tmp/other",
         ])
-        #expect(config.host == "127.0.0.1")
-        #expect(config.port == 6000)
-        #expect(config.rootDirectory == "/tmp/other")
-        #expect(config.deleteEnabled)
-        #expect(config.logFormatter == "json")
-        #expect(config.uploadPurging.age == 5400)
-        #expect(config.uploadPurging.interval == 600)
-        #expect(config.uploadPurging.dryRun)
-        #expect(config.headers.first?.0 == "X-Content-Type-Options")
+        #expect(config.http.address.host == "127.0.0.1")
+        #expect(config.http.address.port == 6000)
+        #expect(config.storage.rootDirectory == "/tmp/other")
+        #expect(config.storage.deleteEnabled)
+        #expect(config.log.formatter == "json")
+        #expect(config.storage.uploadPurging.age == 5400)
+        #expect(config.storage.uploadPurging.interval == 600)
+        #expect(config.storage.uploadPurging.dryRun)
+        #expect(config.http.headers.first?.0 == "X-Content-Type-Options")
     }
 
     @Test func unknownKeysWarnAndBadValuesNameTheirKey() throws {
@@ -103,9 +104,9 @@ import Testing
 
     @Test func embeddedDefaultServesLocalDataOnLoopback() throws {
         let config = try RegistryConfiguration.parse(yaml: RegistryConfiguration.embeddedDefault, environment: [:])
-        #expect(config.host == "127.0.0.1")
-        #expect(config.port == 5000)
-        #expect(config.rootDirectory == "./data")
+        #expect(config.http.address.host == "127.0.0.1")
+        #expect(config.http.address.port == 5000)
+        #expect(config.storage.rootDirectory == "./data")
     }
 
     @Test(arguments: [("24h", 86400.0), ("1h30m", 5400.0), ("10s", 10.0), ("500ms", 0.5)])

@@ -1,4 +1,6 @@
+import Foundation
 import RegistryAuth
+import ServerConfiguration
 @testable import TokenService
 import Testing
 
@@ -57,7 +59,7 @@ import Testing
         do {
             _ = try TokenServiceConfiguration.parse(yaml: yaml, baseDirectory: "/nonexistent")
             Issue.record("expected an error")
-        } catch let error as TokenServiceConfiguration.Invalid {
+        } catch let error as ConfigurationError {
             let text = error.problems.joined(separator: "\n")
             for key in ["server.addr", "server.ratelimit.burst", "token.issuer", "token.service", "token.expiration",
                         "token.certificate", "token.key", "users.static.eve.password", "acl[0].match.acount"] {
@@ -65,6 +67,46 @@ import Testing
             }
         } catch {
             Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+extension TokenServiceConfigurationTests {
+    /// `BERTH_AUTH_` + the key path overrides a key, matched against the known keys so that
+    /// `per_minute` (a key with `_` of its own) resolves; unknown names are warned about.
+    @Test func environmentOverridesKnownKeys() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("berth-auth-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for name in ["token.crt", "token.key"] {
+            FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data("x".utf8))
+        }
+        let yaml = """
+        server: {addr: 127.0.0.1:5001}
+        token: {issuer: berth-auth, service: registry, certificate: token.crt, key: token.key}
+        """
+        let config = try TokenServiceConfiguration.parse(yaml: yaml, environment: [
+            "BERTH_AUTH_SERVER_ADDR": "127.0.0.1:6001",
+            "BERTH_AUTH_SERVER_RATELIMIT_PER_MINUTE": "60",
+            "BERTH_AUTH_TOKEN_EXPIRATION": "600",
+            "BERTH_AUTH_NO_SUCH_KEY": "1",
+            "REGISTRY_HTTP_ADDR": ":1",
+        ], baseDirectory: directory)
+        #expect(config.address == ListenAddress(host: "127.0.0.1", port: 6001))
+        #expect(config.perMinute == 60)
+        #expect(config.expiration == 600)
+        #expect(config.issuer == "berth-auth")
+        #expect(config.certificatePath == "\(directory)/token.crt")
+        #expect(config.warnings.contains { $0.contains("BERTH_AUTH_NO_SUCH_KEY") })
+        #expect(!config.warnings.contains { $0.contains("REGISTRY_HTTP_ADDR") })
+    }
+
+    @Test func badOverrideNamesItsKey() {
+        #expect {
+            _ = try TokenServiceConfiguration.parse(yaml: "token: {issuer: x}", environment: ["BERTH_AUTH_SERVER_ADDR": "nowhere"],
+                                                    baseDirectory: "/nonexistent")
+        } throws: { error in
+            (error as? ConfigurationError)?.problems.contains("server.addr: expected host:port, got \"nowhere\"") == true
         }
     }
 }

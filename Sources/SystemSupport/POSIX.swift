@@ -1,26 +1,9 @@
 import Foundation
 
-/// A failed system call, keeping the call's name, the path and `errno`.
-public struct SystemError: Error, CustomStringConvertible, Sendable {
-    public let call: String
-    public let path: String
-    public let errno: Int32
-
-    public init(_ call: String, _ path: String, errno: Int32 = Foundation.errno) {
-        self.call = call
-        self.path = path
-        self.errno = errno
-    }
-
-    public var description: String {
-        "\(call)(\(path)): \(String(cString: strerror(errno)))"
-    }
-}
-
-/// Small EINTR-safe wrappers over the POSIX calls the store needs.
+/// Small EINTR-safe wrappers over the POSIX calls the image store and the engine need.
 public enum POSIX {
     /// Opens a file, retrying on EINTR.
-    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
+    public static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
         while true {
             let fd = Foundation.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -29,7 +12,7 @@ public enum POSIX {
     }
 
     /// Writes all of `bytes` at the current position.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var done = 0
         while done < bytes.count {
             let n = Foundation.write(fd, bytes.baseAddress?.advanced(by: done), bytes.count - done)
@@ -42,12 +25,12 @@ public enum POSIX {
     }
 
     /// Flushes a file to disk.
-    static func fsync(_ fd: Int32, path: String) throws {
+    public static func fsync(_ fd: Int32, path: String) throws {
         if Foundation.fsync(fd) != 0 { throw SystemError("fsync", path) }
     }
 
     /// Flushes a directory, making a rename inside it durable.
-    static func fsyncDirectory(_ path: String) {
+    public static func fsyncDirectory(_ path: String) {
         let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = Foundation.fsync(fd)
@@ -55,12 +38,12 @@ public enum POSIX {
     }
 
     /// Renames atomically.
-    static func rename(_ from: String, _ to: String) throws {
+    public static func rename(_ from: String, _ to: String) throws {
         if Foundation.rename(from, to) != 0 { throw SystemError("rename", "\(from) -> \(to)") }
     }
 
     /// Takes an advisory lock, blocking (or not) until granted.
-    static func flock(_ fd: Int32, _ operation: Int32, path: String) throws -> Bool {
+    public static func flock(_ fd: Int32, _ operation: Int32, path: String) throws -> Bool {
         while true {
             if systemFlock(fd, operation) == 0 { return true }
             if errno == EINTR { continue }
@@ -70,7 +53,7 @@ public enum POSIX {
     }
 
     /// The size of an open file.
-    static func size(_ fd: Int32, path: String) throws -> Int64 {
+    public static func size(_ fd: Int32, path: String) throws -> Int64 {
         var st = stat()
         if fstat(fd, &st) != 0 { throw SystemError("fstat", path) }
         return Int64(st.st_size)
@@ -100,26 +83,6 @@ public enum POSIX {
         }
         if durable { fsyncDirectory(dir) }
     }
-}
-
-/// An advisory lock on a file, held until `unlock` or deinit.
-public final class FileLock {
-    private let fd: Int32
-
-    /// Opens (creating) `path` and locks it; returns nil if `nonBlocking` and it is held.
-    public init?(path: String, exclusive: Bool, nonBlocking: Bool = false) throws {
-        fd = try POSIX.open(path, O_RDWR | O_CREAT, 0o644)
-        var op = exclusive ? LOCK_EX : LOCK_SH
-        if nonBlocking { op |= LOCK_NB }
-        do {
-            guard try POSIX.flock(fd, op, path: path) else { close(fd); return nil }
-        } catch {
-            close(fd)
-            throw error
-        }
-    }
-
-    deinit { close(fd) }
 }
 
 /// The C `flock(2)` function; Swift's Glibc overlay shadows it with `struct flock`.

@@ -3,15 +3,39 @@
 /// Normalisation follows distribution/reference `ParseNormalizedNamed`: a first path component
 /// is a host only when it contains `.` or `:`, is `localhost`, or has upper-case letters; otherwise
 /// the host is `docker.io`, and single-component names there get the `library/` prefix.
-/// When neither tag nor digest is given, the tag is `latest`.
+/// When neither tag nor digest is given, the tag is `latest`. The name and the tag are checked by
+/// `RepositoryName` and `Tag`, the same grammar the registry enforces.
 /// See https://github.com/distribution/reference/blob/main/reference.go
-public struct Reference: Hashable, Sendable, CustomStringConvertible {
+public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
+    /// Why a reference string was rejected, phrased for the person who typed it.
+    public enum ValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+        case empty
+        case invalidDigest(String)
+        case invalidTag(String)
+        case invalidRepository(String)
+        case invalidHost(String)
+        case nameTooLong(String)
+        case uppercase(String)
+
+        public var description: String {
+            switch self {
+            case .empty: "invalid reference: empty"
+            case .invalidDigest(let s): "invalid digest \"\(s)\""
+            case .invalidTag(let s): "invalid tag \"\(s)\": use [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+            case .invalidRepository(let s): "invalid repository name \"\(s)\""
+            case .invalidHost(let s): "invalid registry host \"\(s)\""
+            case .nameTooLong(let s): "repository name \"\(s)\" is longer than 255 characters"
+            case .uppercase(let s): "invalid reference \"\(s)\": repository name must be lowercase"
+            }
+        }
+    }
+
     /// The registry host as written (`docker.io` for Docker Hub), with an optional port.
     public let host: String
-    /// The repository path inside the registry, e.g. `library/busybox`.
-    public let repository: String
+    /// The repository inside the registry, e.g. `library/busybox`.
+    public let repository: RepositoryName
     /// The tag, if any (`latest` when neither tag nor digest was given).
-    public let tag: String?
+    public let tag: Tag?
     /// The digest, if any.
     public let digest: Digest?
 
@@ -19,15 +43,26 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     public static let dockerHub = "docker.io"
     static let dockerHubAPIHost = "registry-1.docker.io"
 
-    /// Builds a reference from validated parts.
-    public init(host: String, repository: String, tag: String? = nil, digest: Digest? = nil) throws(ReferenceError) {
+    /// Builds a reference from parts, checking each.
+    public init(host: String, repository: String, tag: String? = nil, digest: Digest? = nil) throws(ValidationError) {
         guard Self.isValidHost(host) else { throw .invalidHost(host) }
-        guard Self.isValidRepository(repository) else {
+        guard host.utf8.count + 1 + repository.utf8.count <= RepositoryName.maximumLength else {
+            throw .nameTooLong(repository)
+        }
+        guard let name = try? RepositoryName(repository) else {
             if repository.lowercased() != repository { throw .uppercase(repository) }
             throw .invalidRepository(repository)
         }
-        guard host.utf8.count + 1 + repository.utf8.count <= 255 else { throw .nameTooLong(repository) }
-        if let tag, !Self.isValidTag(tag) { throw .invalidTag(tag) }
+        var checkedTag: Tag?
+        if let tag {
+            guard let valid = try? Tag(tag) else { throw .invalidTag(tag) }
+            checkedTag = valid
+        }
+        self.init(host: host, repository: name, tag: checkedTag, digest: digest)
+    }
+
+    /// Builds a reference from parts that are already checked.
+    public init(host: String, repository: RepositoryName, tag: Tag?, digest: Digest?) {
         self.host = host
         self.repository = repository
         self.tag = tag
@@ -35,12 +70,14 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses a reference the way `docker pull` does.
-    public init(parsing string: String) throws(ReferenceError) {
+    public init(parsing string: String) throws(ValidationError) {
         guard !string.isEmpty else { throw .empty }
         var rest = Substring(string)
         var digest: Digest?
         if let at = rest.lastIndex(of: "@") {
-            digest = try Digest(parsing: String(rest[rest.index(after: at)...]))
+            let text = rest[rest.index(after: at)...]
+            guard let parsed = try? Digest(text) else { throw .invalidDigest(String(text)) }
+            digest = parsed
             rest = rest[..<at]
         }
         var tag: String?
@@ -70,13 +107,18 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     /// The full normalised reference: `host/repository[:tag][@digest]`.
     public var description: String {
         var s = name
-        if let tag { s += ":" + tag }
+        if let tag { s += ":" + tag.value }
         if let digest { s += "@" + digest.description }
         return s
     }
 
     /// What a registry manifest URL takes: the digest when present, else the tag.
-    public var manifestReference: String { digest?.description ?? tag ?? "latest" }
+    public var manifestReference: ManifestReference {
+        if let digest { return .digest(digest) }
+        // `Tag` accepts "latest".
+        // swiftlint:disable:next force_try
+        return .tag(tag ?? (try! Tag("latest")))
+    }
 
     /// The host the registry API is served from (`registry-1.docker.io` for Docker Hub).
     public var apiHost: String { Self.apiHost(for: host) }
@@ -87,50 +129,22 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The same repository with another tag and no digest.
-    public func withTag(_ tag: String) throws(ReferenceError) -> Reference {
-        try Reference(host: host, repository: repository, tag: tag, digest: nil)
+    public func withTag(_ tag: String) throws(ValidationError) -> ImageReference {
+        guard let valid = try? Tag(tag) else { throw .invalidTag(tag) }
+        return ImageReference(host: host, repository: repository, tag: valid, digest: nil)
     }
 
     /// The same repository pinned to a digest (tag kept for display).
-    public func withDigest(_ digest: Digest) -> Reference {
-        // Parts were validated when self was built.
-        (try? Reference(host: host, repository: repository, tag: tag, digest: digest)) ?? self
+    public func withDigest(_ digest: Digest) -> ImageReference {
+        ImageReference(host: host, repository: repository, tag: tag, digest: digest)
     }
 
-    // MARK: grammar
-
-    /// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
-    static func isValidTag(_ tag: String) -> Bool {
-        let u = Array(tag.utf8)
-        guard (1...128).contains(u.count) else { return false }
-        func word(_ c: UInt8) -> Bool { isAlnum(c) || c == UInt8(ascii: "_") }
-        guard word(u[0]) else { return false }
-        return u.dropFirst().allSatisfy { word($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+    /// The same repository pinned to a digest, without the tag.
+    public func onlyDigest(_ digest: Digest) -> ImageReference {
+        ImageReference(host: host, repository: repository, tag: nil, digest: digest)
     }
 
-    /// Components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`.
-    static func isValidRepository(_ path: String) -> Bool {
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        return !components.isEmpty && components.allSatisfy { isValidPathComponent(Array($0.utf8)) }
-    }
-
-    static func isValidPathComponent(_ u: [UInt8]) -> Bool {
-        func lowerAlnum(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
-        guard let first = u.first, let last = u.last, lowerAlnum(first), lowerAlnum(last) else { return false }
-        var i = 0
-        while i < u.count {
-            if lowerAlnum(u[i]) { i += 1; continue }
-            // A separator run: ".", "_", "__", or one or more "-".
-            var j = i
-            while j < u.count && !lowerAlnum(u[j]) { j += 1 }
-            let sep = u[i..<j]
-            let ok = sep.elementsEqual([46]) || sep.elementsEqual([95]) || sep.elementsEqual([95, 95])
-                || sep.allSatisfy { $0 == 45 }
-            guard ok else { return false }
-            i = j
-        }
-        return true
-    }
+    // MARK: host grammar
 
     /// DNS labels joined by `.` (or a bracketed IPv6 address), with an optional `:port`.
     static func isValidHost(_ host: String) -> Bool {
@@ -143,7 +157,7 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
             if name.isEmpty { return true }
             guard name.hasPrefix(":") else { return false }
             let port = name.dropFirst()
-            return !port.isEmpty && port.allSatisfy(\.isASCII) && port.allSatisfy(\.isNumber)
+            return !port.isEmpty && port.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
         }
         if let colon = name.lastIndex(of: ":") {
             let port = name[name.index(after: colon)...]

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import ImageStore
 import NIOCore
+import OCI
 import RegistryClient
 
 /// Pushes an image (or a whole index) from the local store to a registry.
@@ -25,13 +27,14 @@ public struct ImagePusher: Sendable {
 
     /// Pushes the stored image `source` as `destination`; returns the pushed top-level digest.
     @discardableResult
-    public func push(_ source: Reference, as destination: Reference) async throws -> Digest {
+    public func push(_ source: ImageReference, as destination: ImageReference) async throws -> Digest {
         guard let descriptor = try store.resolve(source) else { throw StoreError.imageUnknown(source.description) }
         // Pulled from another repository of this registry: blobs can be mounted from there.
-        var mountFrom: String?
+        var mountFrom: RepositoryName?
         if let origin = descriptor.annotations?[ImageStore.sourceAnnotation], let slash = origin.firstIndex(of: "/"),
-           origin[..<slash] == destination.host, String(origin[origin.index(after: slash)...]) != destination.repository {
-            mountFrom = String(origin[origin.index(after: slash)...])
+           origin[..<slash] == destination.host,
+           let repository = try? RepositoryName(origin[origin.index(after: slash)...]), repository != destination.repository {
+            mountFrom = repository
         }
         let digest = try await pushManifest(descriptor, to: destination.repository,
                                             tag: destination.digest == nil ? destination.tag : nil, mountFrom: mountFrom)
@@ -40,8 +43,8 @@ public struct ImagePusher: Sendable {
     }
 
     /// Pushes a manifest or index and everything under it; tags it when `tag` is given.
-    func pushManifest(_ descriptor: Descriptor, to repository: String, tag: String?,
-                      mountFrom: String? = nil) async throws -> Digest {
+    func pushManifest(_ descriptor: Descriptor, to repository: RepositoryName, tag: Tag?,
+                      mountFrom: RepositoryName? = nil) async throws -> Digest {
         let bytes = try store.readBlob(descriptor.digest)
         switch try AnyManifest(decoding: bytes, contentType: descriptor.mediaType) {
         case .index(let index):
@@ -54,11 +57,11 @@ public struct ImagePusher: Sendable {
             }
         }
         return try await client.putManifest(bytes, mediaType: descriptor.mediaType,
-                                            reference: tag ?? descriptor.digest.description, in: repository)
+                                            reference: tag.map { .tag($0) } ?? .digest(descriptor.digest), in: repository)
     }
 
     /// Uploads one blob unless the registry has it (or can mount it from `mountFrom`).
-    func pushBlob(_ blob: Descriptor, to repository: String, mountFrom: String? = nil) async throws {
+    func pushBlob(_ blob: Descriptor, to repository: RepositoryName, mountFrom: RepositoryName? = nil) async throws {
         let label = blob.digest.short
         let scopes = [RegistryClient.scope(repository, "pull,push")]
         if try await client.blobExists(blob.digest, in: repository, scopes: scopes) {

@@ -1,17 +1,25 @@
 import Foundation
 import Yams
 
-/// A parsed YAML document with Distribution's environment overrides applied, read by key path.
+/// A parsed YAML document with environment overrides applied, read by key path: the one reader
+/// both servers' configurations go through.
 ///
-/// Distribution's rule: `REGISTRY_` + the key path upper-cased and joined by `_` overrides that
-/// key (`REGISTRY_HTTP_TLS_CERTIFICATE` -> `http.tls.certificate`). Overrides are matched against
-/// the known keys, so keys that contain underscores themselves resolve unambiguously.
-struct ConfigurationTree {
-    private(set) var root: [String: Any]
-    private(set) var problems: [String] = []
-    private(set) var warnings: [String] = []
+/// Distribution's rule: a prefix (`REGISTRY_`, or berth-auth's `BERTH_AUTH_`) + the key path
+/// upper-cased and joined by `_` overrides that key (`REGISTRY_HTTP_TLS_CERTIFICATE` ->
+/// `http.tls.certificate`). Overrides are matched against the known keys, so keys that contain
+/// underscores themselves (`server.ratelimit.per_minute`) resolve unambiguously.
+/// Readers record every problem with its key path and go on, so one run reports them all;
+/// `finish` throws them together.
+public struct ConfigurationTree {
+    public private(set) var root: [String: Any]
+    public private(set) var problems: [String] = []
+    public private(set) var warnings: [String] = []
+    /// Where relative paths resolve; nil keeps them relative to the working directory.
+    public let baseDirectory: String?
 
-    init(yaml: String, environment: [String: String], knownKeys: [String], prefix: String = "REGISTRY_") throws {
+    public init(yaml: String, environment: [String: String], knownKeys: [String], prefix: String,
+                baseDirectory: String? = nil) throws {
+        self.baseDirectory = baseDirectory
         let loaded = try Yams.load(yaml: yaml)
         if loaded == nil {
             root = [:]
@@ -46,7 +54,7 @@ struct ConfigurationTree {
         root = assign(root, path[...])
     }
 
-    func value(_ key: String) -> Any? {
+    public func value(_ key: String) -> Any? {
         var node: Any? = root
         for part in key.split(separator: ".") {
             guard let dictionary = node as? [String: Any] else { return nil }
@@ -55,9 +63,9 @@ struct ConfigurationTree {
         return node
     }
 
-    func contains(_ key: String) -> Bool { value(key) != nil }
+    public func contains(_ key: String) -> Bool { value(key) != nil }
 
-    mutating func string(_ key: String, default fallback: String? = nil) -> String? {
+    public mutating func string(_ key: String, default fallback: String? = nil) -> String? {
         guard let raw = value(key) else { return fallback }
         switch raw {
         case let text as String: return text
@@ -70,7 +78,7 @@ struct ConfigurationTree {
         }
     }
 
-    mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+    public mutating func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let raw = value(key) else { return fallback }
         if let flag = raw as? Bool { return flag }
         if let text = raw as? String, let flag = Bool(text.lowercased()) { return flag }
@@ -78,7 +86,7 @@ struct ConfigurationTree {
         return fallback
     }
 
-    mutating func strings(_ key: String) -> [String] {
+    public mutating func strings(_ key: String) -> [String] {
         guard let raw = value(key) else { return [] }
         if let list = raw as? [Any] {
             let texts = list.compactMap { $0 as? String }
@@ -91,7 +99,7 @@ struct ConfigurationTree {
     }
 
     /// A Go-style duration (`168h`, `1h30m`, `10s`, `500ms`) or a number of seconds.
-    mutating func duration(_ key: String, default fallback: TimeInterval) -> TimeInterval {
+    public mutating func duration(_ key: String, default fallback: TimeInterval) -> TimeInterval {
         guard let raw = value(key) else { return fallback }
         if let seconds = raw as? Int { return TimeInterval(seconds) }
         if let text = raw as? String, let seconds = Self.parseDuration(text) { return seconds }
@@ -99,7 +107,7 @@ struct ConfigurationTree {
         return fallback
     }
 
-    static func parseDuration(_ text: String) -> TimeInterval? {
+    public static func parseDuration(_ text: String) -> TimeInterval? {
         let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
         guard !rest.isEmpty else { return nil }
@@ -115,11 +123,11 @@ struct ConfigurationTree {
         return total
     }
 
-    mutating func problem(_ message: String) { problems.append(message) }
-    mutating func warn(_ message: String) { warnings.append(message) }
+    public mutating func problem(_ message: String) { problems.append(message) }
+    public mutating func warn(_ message: String) { warnings.append(message) }
 
     /// Warns about every key not in `known`; subtrees under `opaque` prefixes are not inspected.
-    mutating func warnAboutUnknownKeys(known: Set<String>, opaque: [String]) {
+    public mutating func warnAboutUnknownKeys(known: Set<String>, opaque: [String]) {
         func walk(_ node: [String: Any], _ prefix: String) {
             for (key, child) in node.sorted(by: { $0.key < $1.key }) {
                 let path = prefix.isEmpty ? key : "\(prefix).\(key)"
@@ -137,10 +145,42 @@ struct ConfigurationTree {
         }
         walk(root, "")
     }
-}
 
-/// Configuration problems, each naming the key path.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let problems: [String]
-    public var description: String { "invalid configuration:\n" + problems.map { "  \($0)" }.joined(separator: "\n") }
+    /// A whole number within `range`.
+    public mutating func integer(_ key: String, default fallback: Int, in range: ClosedRange<Int>, expected: String) -> Int {
+        guard let raw = value(key) else { return fallback }
+        if let number = raw as? Int, range.contains(number) { return number }
+        if let text = raw as? String, let number = Int(text), range.contains(number) { return number }
+        problems.append("\(key): expected \(expected)")
+        return fallback
+    }
+
+    /// A listen address: `host:port`, `:port` (all interfaces) or `[v6]:port`.
+    public mutating func address(_ key: String, default fallback: ListenAddress) -> ListenAddress {
+        guard let text = string(key) else { return fallback }
+        if let address = ListenAddress(text) { return address }
+        problems.append("\(key): expected host:port, got \"\(text)\"")
+        return fallback
+    }
+
+    /// `path` resolved against the configuration's base directory (absolute paths unchanged).
+    public func resolve(_ path: String) -> String {
+        guard let baseDirectory, !path.hasPrefix("/") else { return path }
+        return "\(baseDirectory)/\(path)"
+    }
+
+    /// What a server will open: a readable file, not a directory (Debian's own config.yml names the
+    /// directory /etc/docker/registry as its htpasswd path), so checking a configuration refuses
+    /// what serving it would fail on.
+    public static func isReadableRegularFile(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            && FileManager.default.isReadableFile(atPath: path)
+    }
+
+    /// Throws every problem recorded, or returns the warnings to log.
+    public func finish() throws(ConfigurationError) -> [String] {
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return warnings
+    }
 }

@@ -1,6 +1,9 @@
 import Foundation
+import ImageStore
 import NIOCore
+import OCI
 import RegistryClient
+import SystemSupport
 
 /// Pulls an image from a registry into the local store.
 ///
@@ -23,7 +26,7 @@ public struct ImagePuller: Sendable {
 
     /// Pulls `reference` for `platform`; returns the stored manifest's descriptor.
     @discardableResult
-    public func pull(_ reference: Reference, platform: Platform) async throws -> Descriptor {
+    public func pull(_ reference: ImageReference, platform: Platform) async throws -> Descriptor {
         let lease = try store.writerLease()
         defer { withExtendedLifetime(lease) {} }
         let repository = reference.repository
@@ -33,7 +36,7 @@ public struct ImagePuller: Sendable {
                 throw ClientError.noMatchingPlatform(wanted: platform.description,
                                                      available: index.manifests.compactMap { $0.platform?.description })
             }
-            fetched = try await client.fetchManifest(wanted.digest.description, from: repository)
+            fetched = try await client.fetchManifest(.digest(wanted.digest), from: repository)
         }
         guard case .image(let manifest) = try fetched.decoded() else {
             throw ClientError.protocolViolation("index inside an index is not supported for pull")
@@ -50,7 +53,7 @@ public struct ImagePuller: Sendable {
 
     /// Downloads one blob into the store unless it is there; resumes a partial download.
     /// Retries once from where it stopped when the connection breaks mid-body.
-    public func fetchBlob(_ blob: Descriptor, from repository: String) async throws {
+    public func fetchBlob(_ blob: Descriptor, from repository: RepositoryName) async throws {
         let label = blob.digest.short
         if store.hasBlob(blob.digest) {
             progress.started(blob.digest, total: blob.size, completed: blob.size, label: label)
@@ -81,8 +84,8 @@ public struct ImagePuller: Sendable {
                 }
                 try writer.commit()
                 break
-            } catch let error as ClientError {
-                throw error
+            } catch let error where error is ClientError || error is ContentMismatch {
+                throw error  // an answer, not a broken connection: trying again would get the same
             } catch where attempts < 3 && !(error is CancellationError) && !(error is SystemError) {
                 continue  // connection broke mid-body: resume from writer.offset
             }

@@ -1,8 +1,8 @@
+@testable import OCI
 import Testing
-@testable import RegistryClient
 
-/// Reference parsing follows distribution/reference's normalisation.
-@Suite struct ReferenceTests {
+/// ImageReference parsing follows distribution/reference's normalisation.
+@Suite struct ImageReferenceTests {
     static let valid: [(String, String, String, String?, String?)] = [
         // input, host, repository, tag, digest
         ("busybox", "docker.io", "library/busybox", "latest", nil),
@@ -26,10 +26,10 @@ import Testing
 
     @Test(arguments: valid)
     func parses(_ row: (String, String, String, String?, String?)) throws {
-        let ref = try Reference(parsing: row.0)
+        let ref = try ImageReference(parsing: row.0)
         #expect(ref.host == row.1)
-        #expect(ref.repository == row.2)
-        #expect(ref.tag == row.3)
+        #expect(ref.repository.value == row.2)
+        #expect(ref.tag?.value == row.3)
         #expect(ref.digest?.description == row.4)
     }
 
@@ -43,11 +43,11 @@ import Testing
 
     @Test(arguments: invalid)
     func rejects(_ input: String) {
-        #expect(throws: ReferenceError.self) { try Reference(parsing: input) }
+        #expect(throws: ImageReference.ValidationError.self) { try ImageReference(parsing: input) }
     }
 
     @Test func uppercaseRepositoryMessage() {
-        #expect(throws: ReferenceError.uppercase("Upper")) { try Reference(parsing: "localhost/Upper") }
+        #expect(throws: ImageReference.ValidationError.uppercase("Upper")) { try ImageReference(parsing: "localhost/Upper") }
     }
 
     @Test(arguments: [
@@ -56,20 +56,28 @@ import Testing
         ("r.io/a@sha256:" + String(repeating: "c", count: 64), "r.io/a@sha256:" + String(repeating: "c", count: 64)),
     ])
     func normalisedDescription(_ input: String, _ expected: String) throws {
-        #expect(try Reference(parsing: input).description == expected)
+        #expect(try ImageReference(parsing: input).description == expected)
+    }
+
+    @Test func manifestReferencePrefersTheDigest() throws {
+        let digest = "sha256:" + String(repeating: "d", count: 64)
+        #expect(try ImageReference(parsing: "r.io/a:1@" + digest).manifestReference.description == digest)
+        #expect(try ImageReference(parsing: "r.io/a").manifestReference.description == "latest")
     }
 
     @Test func dockerHubAPIHost() throws {
-        #expect(try Reference(parsing: "busybox").apiHost == "registry-1.docker.io")
-        #expect(try Reference(parsing: "localhost:5000/x").apiHost == "localhost:5000")
+        #expect(try ImageReference(parsing: "busybox").apiHost == "registry-1.docker.io")
+        #expect(try ImageReference(parsing: "localhost:5000/x").apiHost == "localhost:5000")
     }
 
     @Test func digestValidation() throws {
-        let d = try Digest(parsing: "sha256:" + String(repeating: "0", count: 64))
+        let d = try Digest("sha256:" + String(repeating: "0", count: 64))
         #expect(d.short == "000000000000")
-        #expect(throws: ReferenceError.self) { try Digest(parsing: "sha256:" + String(repeating: "A", count: 64)) }
-        #expect(throws: ReferenceError.self) { try Digest(parsing: "sha256:../../etc/passwd") }
-        #expect(Digest.sha256(of: Array("".utf8)).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(throws: ImageReference.ValidationError.invalidDigest("sha256:" + String(repeating: "A", count: 64))) {
+            try ImageReference(parsing: "app@sha256:" + String(repeating: "A", count: 64))
+        }
+        #expect(throws: Digest.ValidationError.self) { try Digest("sha256:../../etc/passwd") }
+        #expect(DigestHasher.digest(of: Array("".utf8)).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
     @Test(arguments: [("linux/amd64", "linux", "amd64", nil), ("linux/arm64/v8", "linux", "arm64", "v8")])

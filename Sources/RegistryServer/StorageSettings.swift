@@ -1,0 +1,50 @@
+import Foundation
+import ServerConfiguration
+
+/// `storage`: where blobs live (the filesystem driver), deletes, read-only mode and the purging of
+/// abandoned uploads. (Garbage collection and retention are `RegistryConfiguration+Maintenance`.)
+public struct StorageSettings: Sendable {
+    /// `storage.maintenance.uploadpurging`.
+    public struct UploadPurging: Sendable {
+        public var enabled = true
+        public var age: TimeInterval = 168 * 3600
+        public var interval: TimeInterval = 24 * 3600
+        public var dryRun = false
+    }
+
+    /// `storage.filesystem.rootdirectory`.
+    public var rootDirectory = "/var/lib/registry"
+    /// `storage.delete.enabled`.
+    public var deleteEnabled = false
+    /// `storage.maintenance.readonly.enabled`.
+    public var readOnly = false
+    public var uploadPurging = UploadPurging()
+
+    public init() {}
+
+    /// Keys beside the driver that Distribution accepts under `storage`.
+    static let sections = ["filesystem", "delete", "maintenance", "cache", "redirect"]
+
+    static func read(from tree: inout ConfigurationTree) -> StorageSettings {
+        var settings = StorageSettings()
+        if let storage = tree.value("storage") as? [String: Any] {
+            for driver in storage.keys.filter({ !sections.contains($0) }).sorted() {
+                tree.problem("storage.\(driver): unsupported storage driver (berth-registry stores blobs on the filesystem)")
+            }
+        }
+        if let root = tree.string("storage.filesystem.rootdirectory") {
+            settings.rootDirectory = tree.resolve(root)
+        }
+        settings.deleteEnabled = tree.bool("storage.delete.enabled", default: settings.deleteEnabled)
+        settings.readOnly = tree.bool("storage.maintenance.readonly.enabled", default: settings.readOnly)
+        let purging = "storage.maintenance.uploadpurging"
+        var upload = settings.uploadPurging
+        upload.enabled = tree.bool("\(purging).enabled", default: upload.enabled)
+        upload.age = tree.duration("\(purging).age", default: upload.age)
+        upload.interval = tree.duration("\(purging).interval", default: upload.interval)
+        upload.dryRun = tree.bool("\(purging).dryrun", default: upload.dryRun)
+        if upload.enabled && upload.interval <= 0 { tree.problem("\(purging).interval: must be positive") }
+        settings.uploadPurging = upload
+        return settings
+    }
+}
