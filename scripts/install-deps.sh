@@ -23,6 +23,7 @@ TEST_PACKAGES=(
   iproute2 iptables   # berth run: bridge networks, veth pairs, NAT and published ports
   runc hyperfine      # bench/engine-bench.sh: the peer runtime and the timer
   curl jq wrk
+  prometheus          # scrapes berth-registry's debug listener in the operations tests
 )
 
 PACKAGES=("${BUILD_PACKAGES[@]}")
@@ -44,3 +45,7 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registr
   systemctl stop docker-registry || true
 fi
 pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
+# Debian's prometheus package may do the same on :9090 where systemd runs; the tests start their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+fi

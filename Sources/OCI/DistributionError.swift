@@ -22,6 +22,8 @@ public struct DistributionError: Error, Sendable, Equatable, CustomStringConvert
         case rangeInvalid = "RANGE_INVALID"
         /// Not in the spec's table; Distribution's answer to an invalid tag (`?tag=` on a push).
         case tagInvalid = "TAG_INVALID"
+        /// Not in the spec's table; Distribution's answer while a health check fails.
+        case unavailable = "UNAVAILABLE"
 
         public var defaultStatus: Int {
             switch self {
@@ -31,6 +33,7 @@ public struct DistributionError: Error, Sendable, Equatable, CustomStringConvert
             case .unsupported: 405
             case .tooManyRequests: 429
             case .rangeInvalid: 416
+            case .unavailable: 503
             default: 400
             }
         }

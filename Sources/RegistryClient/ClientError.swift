@@ -21,6 +21,7 @@ extension DistributionError.Code {
         case .tooManyRequests: "too many requests"
         case .rangeInvalid: "requested range not satisfiable"
         case .tagInvalid: "invalid tag"
+        case .unavailable: "the registry is unavailable (a health check is failing)"
         }
     }
 }

@@ -30,7 +30,7 @@ extension Registry {
               let reader = try await storage.open(StorageLayout.blobData(digest)) else {
             throw Self.blobUnknown(digest, in: repository)
         }
-        events.publish(RegistryEvent(.pull, repository: repository, target: .blob(digest, size: reader.size)))
+        publishPull(RegistryEvent(.pull, repository: repository, target: .blob(digest, size: reader.size)))
         return reader
     }
 
@@ -40,23 +40,31 @@ extension Registry {
                           into repository: RepositoryName) async throws -> Bool {
         try ensureWritable()
         if source == nil && hasFromParameter { return false }
+        let mounted = { @Sendable (size: Int64) in
+            RegistryEvent(.mount, repository: repository, target: .blob(digest, size: size), source: source)
+        }
+        let request = EventRequest.current
         guard let size = try await metadata.mountBlob(digest, from: source, into: repository,
-                                                      protectedUntil: Self.now + 2 * protectionWindow) else {
+                                                      protectedUntil: Self.now + 2 * protectionWindow,
+                                                      events: { [self] size in
+                                                          EventRequest.$current.withValue(request) { outboxPayloads(mounted(size)) }
+                                                      }) else {
             return false
         }
         logger.info("blob mounted", metadata: ["repository": "\(repository)", "digest": "\(digest)",
                                                "from": "\(source?.value ?? "-")"])
-        events.publish(RegistryEvent(.mount, repository: repository, target: .blob(digest, size: size), source: source))
+        events.publish(mounted(size))
         return true
     }
 
     public func deleteBlob(_ digest: Digest, in repository: RepositoryName) async throws {
         try ensureDeleteEnabled()
-        guard try await metadata.unlinkBlob(digest, from: repository) else {
+        let event = RegistryEvent(.delete, repository: repository, target: .blob(digest, size: 0))
+        guard try await metadata.unlinkBlob(digest, from: repository, events: outboxPayloads(event)) else {
             throw Self.blobUnknown(digest, in: repository)
         }
         logger.info("blob unlinked", metadata: ["repository": "\(repository)", "digest": "\(digest)"])
-        events.publish(RegistryEvent(.delete, repository: repository, target: .blob(digest, size: 0)))
+        events.publish(event)
     }
 
     /// Makes the committed file at `path` the blob `digest` (the caller verified the digest).

@@ -37,8 +37,8 @@ extension Registry {
                 }
             }
         }
-        events.publish(RegistryEvent(.pull, repository: repository,
-                                     target: .manifest(record.digest, mediaType: record.mediaType, size: record.size), tag: tag))
+        publishPull(RegistryEvent(.pull, repository: repository,
+                                  target: .manifest(record.digest, mediaType: record.mediaType, size: record.size), tag: tag))
         return ServedManifest(record: record, bytes: bytes)
     }
 
@@ -128,25 +128,28 @@ extension Registry {
         let record = ManifestRecord(digest: digest, mediaType: manifest.mediaType, size: Int64(bytes.count),
                                     artifactType: manifest.artifactType, subject: manifest.subject?.digest,
                                     annotationsJSON: annotationsJSON)
+        let pushed = RegistryEvent(.push, repository: repository,
+                                   target: .manifest(digest, mediaType: record.mediaType, size: record.size), tag: tags.first,
+                                   references: (manifest.config.map { [$0] } ?? []) + manifest.layers + manifest.manifests)
+        let outboxEvents = outboxPayloads(pushed)
         let previous: [Tag: Digest]
         for tag in tags { tagCache.remove(tag, in: repository) }
         defer { for tag in tags { tagCache.remove(tag, in: repository) } }
         do {
             do {
                 previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags,
-                                                          contentPlaced: false, guard: tagGuard)
+                                                          contentPlaced: false, guard: tagGuard, events: outboxEvents)
             } catch MetadataConflict.contentNotStored {
                 try await storeSmallBlob(bytes, as: digest)
                 previous = try await metadata.putManifest(record, in: repository, references: references, tags: tags,
-                                                          contentPlaced: true, guard: tagGuard)
+                                                          contentPlaced: true, guard: tagGuard, events: outboxEvents)
             }
         } catch let conflict as MetadataConflict {
             throw DistributionError(conflict, in: repository)
         }
         logger.info("manifest committed", metadata: [
             "repository": "\(repository)", "digest": "\(digest)", "tags": "\(tags.map(\.value).joined(separator: ","))"])
-        events.publish(RegistryEvent(.push, repository: repository,
-                                     target: .manifest(digest, mediaType: record.mediaType, size: record.size), tag: tags.first))
+        events.publish(pushed)
         for tag in tags where previous[tag] != digest {
             events.publish(RegistryEvent(.tagMoved, repository: repository, target: .tag(tag, digest: digest, previous: previous[tag])))
         }
@@ -170,16 +173,24 @@ extension Registry {
             case .tag(let tag):
                 tagCache.remove(tag, in: repository)
                 defer { tagCache.remove(tag, in: repository) }
-                guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard) else {
+                let deleted = { @Sendable (digest: Digest) in
+                    RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest))
+                }
+                let request = EventRequest.current
+                guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard, events: { [self] digest in
+                    EventRequest.$current.withValue(request) { outboxPayloads(deleted(digest)) }
+                }) else {
                     throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
                 }
-                events.publish(RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest)))
+                events.publish(deleted(digest))
             case .digest(let digest):
                 defer { tagCache.remove(pointingAt: digest, in: repository) }
-                guard try await metadata.deleteManifest(digest, in: repository, guard: tagGuard) else {
+                let deleted = RegistryEvent(.delete, repository: repository, target: .manifest(digest, mediaType: "", size: 0))
+                guard try await metadata.deleteManifest(digest, in: repository, guard: tagGuard,
+                                                        events: outboxPayloads(deleted)) else {
                     throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
                 }
-                events.publish(RegistryEvent(.delete, repository: repository, target: .manifest(digest, mediaType: "", size: 0)))
+                events.publish(deleted)
             }
         } catch let conflict as MetadataConflict {
             throw DistributionError(conflict, in: repository)

@@ -90,7 +90,8 @@ extension Registry {
             try await writer.commit()
             try await storeBlob(from: StorageLayout.uploadData(id), as: digest, size: session.size)
             keep = nil
-            try await metadata.linkBlob(digest, size: session.size, to: repository, finishingUpload: id.value)
+            try await metadata.linkBlob(digest, size: session.size, to: repository, finishingUpload: id.value,
+                                        events: outboxPayloads(pushed(digest, size: session.size, in: repository)))
         } catch {
             hashers.end(id, keeping: keep)
             if case MetadataConflict.blobBeingRemoved = error { throw DistributionError(.blobBeingRemoved(digest), in: repository) }
@@ -128,7 +129,8 @@ extension Registry {
             throw error
         }
         do {
-            try await metadata.linkBlob(digest, size: size, to: repository, finishingUpload: nil)
+            try await metadata.linkBlob(digest, size: size, to: repository, finishingUpload: nil,
+                                        events: outboxPayloads(pushed(digest, size: size, in: repository)))
         } catch MetadataConflict.blobBeingRemoved {
             throw DistributionError(.blobBeingRemoved(digest), in: repository)
         }
@@ -163,9 +165,13 @@ extension Registry {
         try await storage.delete(StorageLayout.uploadData(session.id))
     }
 
+    private func pushed(_ digest: Digest, size: Int64, in repository: RepositoryName) -> RegistryEvent {
+        RegistryEvent(.push, repository: repository, target: .blob(digest, size: size))
+    }
+
     private func published(_ digest: Digest, size: Int64, in repository: RepositoryName) {
         logger.info("blob committed", metadata: ["repository": "\(repository)", "digest": "\(digest)", "bytes": "\(size)"])
-        events.publish(RegistryEvent(.push, repository: repository, target: .blob(digest, size: size)))
+        events.publish(pushed(digest, size: size, in: repository))
     }
 
     /// Opens the session's file at its acknowledged size, with the hash state at that size

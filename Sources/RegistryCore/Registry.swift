@@ -16,6 +16,8 @@ public final class Registry: Sendable {
     public let metadata: any MetadataStore
     public let events: RegistryEventBus
     public let logger: Logger
+    /// Where notification events go; nil when no endpoint is configured.
+    public let outbox: EventOutbox?
     let manifestCache = ManifestCache()
     let hashers = UploadHashers()
     let pulls = PullRecorder()
@@ -23,26 +25,47 @@ public final class Registry: Sendable {
     let orphanScans = OrphanScanSchedule()
 
     public init(settings: RegistrySettings, storage: any StorageDriver, metadata: any MetadataStore,
-                logger: Logger, events: RegistryEventBus = RegistryEventBus()) {
+                logger: Logger, events: RegistryEventBus = RegistryEventBus(), outbox: EventOutbox? = nil) {
         self.settings = settings
         self.storage = storage
         self.metadata = metadata
         self.logger = logger
         self.events = events
+        self.outbox = outbox
     }
 
     /// The embedded shape: blobs on the filesystem under `root`, metadata in SQLite beside them.
     /// Blocking (creates directories, opens and migrates the database): call it at start-up.
-    public static func onFilesystem(root: String, settings: RegistrySettings, logger: Logger) throws -> Registry {
+    public static func onFilesystem(root: String, settings: RegistrySettings, logger: Logger,
+                                    outbox: EventOutbox? = nil) throws -> Registry {
         let driver = FilesystemDriver(root: root)
         // The database's directory; the driver makes every other directory as it writes.
         try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.berthDirectory),
                                                 withIntermediateDirectories: true)
         let metadata = try SQLiteMetadataStore(path: driver.absolute(StorageLayout.metadataDatabase))
-        return Registry(settings: settings, storage: driver, metadata: metadata, logger: logger)
+        return Registry(settings: settings, storage: driver, metadata: metadata, logger: logger, outbox: outbox)
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }
+
+    /// The outbox records of a change's event, to be written in the change's transaction.
+    func outboxPayloads(_ event: RegistryEvent) -> [EventPayload] {
+        outbox?.payloads(event) ?? []
+    }
+
+    /// Publishes a pull: to subscribers now, to the outbox with the next flush.
+    func publishPull(_ event: RegistryEvent) {
+        outbox?.bufferPull(event)
+        events.publish(event)
+    }
+
+    /// Writes the pull events gathered since the last flush to the outbox (about once a second).
+    public func flushPullEvents() async throws {
+        guard let outbox else { return }
+        let pulls = outbox.takePulls()
+        guard !pulls.isEmpty else { return }
+        try await metadata.appendEvents(pulls)
+    }
 
     /// How long a blob just stored, checked or mounted is safe from sweeps: the grace period, at
     /// least a second (times are kept in whole seconds).

@@ -29,15 +29,24 @@ public struct RegistryEvent: Sendable, Equatable {
     /// For mounts: the repository the blob came from, when named.
     public var source: RepositoryName?
     public var timestamp: Date
+    /// Unique, so receivers of at-least-once deliveries can drop duplicates.
+    public var id: String
+    /// The request the change came from (bound by the server), nil outside one.
+    public var request: EventRequest?
+    /// For manifest pushes: what the manifest references (config, layers, children).
+    public var references: [Descriptor]
 
     public init(_ action: Action, repository: RepositoryName?, target: Target, tag: Tag? = nil,
-                source: RepositoryName? = nil, timestamp: Date = Date()) {
+                source: RepositoryName? = nil, references: [Descriptor] = [], timestamp: Date = Date()) {
         self.action = action
         self.repository = repository
         self.target = target
         self.tag = tag
         self.source = source
         self.timestamp = timestamp
+        self.references = references
+        self.id = UUID().uuidString.lowercased()
+        self.request = EventRequest.current
     }
 }
 

@@ -14,17 +14,19 @@ public protocol MetadataStore: Sendable {
     /// throws `MetadataConflict.blobBeingRemoved` while a sweep is deleting its file.
     func claimBlob(_ digest: Digest, size: Int64, protectedUntil: Int64) async throws
     /// Links a stored (claimed) blob to a repository; removes the upload session `upload` if given.
-    func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws
+    /// `events` go to the outbox in the same transaction (as in every call that takes them).
+    func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?,
+                  events: [EventPayload]) async throws
     /// The blob as linked to the repository; nil when it is not.
     func blobLink(_ digest: Digest, in repository: RepositoryName) async throws -> BlobLink?
     /// Extends a blob's protection to `until`; false when the blob is no longer known.
     func protectBlob(_ digest: Digest, until: Int64) async throws -> Bool
     /// Links a blob of `source` (any repository when nil) into `target` and protects it; nil when
-    /// it cannot be mounted, else its size.
+    /// it cannot be mounted, else its size. `events` makes the mount's events from that size.
     func mountBlob(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName,
-                   protectedUntil: Int64) async throws -> Int64?
-    /// Removes the link; false when there was none.
-    func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool
+                   protectedUntil: Int64, events: @escaping @Sendable (Int64) -> [EventPayload]) async throws -> Int64?
+    /// Removes the link; false when there was none (and no event is written).
+    func unlinkBlob(_ digest: Digest, from repository: RepositoryName, events: [EventPayload]) async throws -> Bool
 
     // MARK: Manifests and tags
 
@@ -37,18 +39,36 @@ public protocol MetadataStore: Sendable {
     /// a re-push or a new tag of a known manifest costs one transaction and no file access.
     @discardableResult
     func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
-                     tags: [Tag], contentPlaced: Bool, guard: @escaping TagGuard) async throws -> [Tag: Digest]
+                     tags: [Tag], contentPlaced: Bool, guard: @escaping TagGuard, events: [EventPayload]) async throws -> [Tag: Digest]
     func manifest(_ reference: ManifestReference, in repository: RepositoryName) async throws -> ManifestRecord?
     /// Deletes a manifest and every tag pointing at it unless `guard` protects one; false when unknown.
-    func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Bool
-    /// Deletes only the tag unless `guard` protects it; returns the digest it pointed at, nil when unknown.
-    func deleteTag(_ tag: Tag, in repository: RepositoryName, guard: @escaping TagGuard) async throws -> Digest?
+    func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard: @escaping TagGuard,
+                        events: [EventPayload]) async throws -> Bool
+    /// Deletes only the tag unless `guard` protects it; returns the digest it pointed at, nil when
+    /// unknown. `events` makes the deletion's events from that digest.
+    func deleteTag(_ tag: Tag, in repository: RepositoryName, guard: @escaping TagGuard,
+                   events: @escaping @Sendable (Digest) -> [EventPayload]) async throws -> Digest?
     /// Records a pull of the tag at `time`.
     func recordPull(of tag: Tag, in repository: RepositoryName, at time: Int64) async throws
     func repositoryExists(_ repository: RepositoryName) async throws -> Bool
     func tags(in repository: RepositoryName, after last: String?, limit: Int?) async throws -> [String]
     func repositories(after last: String?, limit: Int?) async throws -> [String]
     func referrers(of subject: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [ManifestRecord]
+
+    // MARK: Event outbox
+
+    /// Appends events in a transaction of their own (pull events, which are batched).
+    func appendEvents(_ payloads: [EventPayload]) async throws
+    /// Up to `limit` events after `sequence`, oldest first.
+    func events(after sequence: Int64, limit: Int) async throws -> [OutboxEvent]
+    /// Makes a cursor for each endpoint not seen before (at the outbox's end: a new endpoint does
+    /// not get old events), drops the cursors of endpoints no longer configured, and returns
+    /// where each endpoint has delivered up to.
+    func prepareEventCursors(_ endpoints: [String]) async throws -> [String: Int64]
+    /// Records that `endpoint` has received every event up to `sequence`.
+    func setEventCursor(_ endpoint: String, to sequence: Int64) async throws
+    /// Removes the events every endpoint has received.
+    func pruneEvents() async throws
 
     // MARK: Upload sessions
 
@@ -145,4 +165,48 @@ public struct SweepPlan: Sendable, Equatable {
     public var blobs: [RemovedBlob] = []
 
     public init() {}
+}
+
+/// An event as the outbox keeps it: its place in the order, and its encoded form.
+public typealias EventPayload = [UInt8]
+
+public struct OutboxEvent: Sendable, Equatable {
+    public let sequence: Int64
+    public let payload: EventPayload
+
+    public init(sequence: Int64, payload: EventPayload) {
+        self.sequence = sequence
+        self.payload = payload
+    }
+}
+
+extension MetadataStore {
+    /// The changes that report no event (imports, internal links, tests).
+    public func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws {
+        try await linkBlob(digest, size: size, to: repository, finishingUpload: upload, events: [])
+    }
+
+    public func mountBlob(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName,
+                          protectedUntil: Int64) async throws -> Int64? {
+        try await mountBlob(digest, from: source, into: target, protectedUntil: protectedUntil, events: { _ in [] })
+    }
+
+    public func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool {
+        try await unlinkBlob(digest, from: repository, events: [])
+    }
+
+    @discardableResult
+    public func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
+                            tags: [Tag], contentPlaced: Bool, guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
+        try await putManifest(record, in: repository, references: references, tags: tags, contentPlaced: contentPlaced,
+                              guard: tagGuard, events: [])
+    }
+
+    public func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard tagGuard: @escaping TagGuard) async throws -> Bool {
+        try await deleteManifest(digest, in: repository, guard: tagGuard, events: [])
+    }
+
+    public func deleteTag(_ tag: Tag, in repository: RepositoryName, guard tagGuard: @escaping TagGuard) async throws -> Digest? {
+        try await deleteTag(tag, in: repository, guard: tagGuard, events: { _ in [] })
+    }
 }

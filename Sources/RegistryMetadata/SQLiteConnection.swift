@@ -105,6 +105,10 @@ final class Statement {
             case let int as Int: sqlite3_bind_int64(raw, index, Int64(int))
             case let int as Int64: sqlite3_bind_int64(raw, index, int)
             case let text as String: sqlite3_bind_text(raw, index, text, -1, Statement.transient)
+            case let bytes as [UInt8]:
+                bytes.withUnsafeBytes { buffer in
+                    _ = sqlite3_bind_blob(raw, index, buffer.baseAddress, Int32(buffer.count), Statement.transient)
+                }
             default: sqlite3_bind_null(raw, index)
             }
         }
@@ -138,6 +142,12 @@ final class Statement {
         return String(cString: pointer)
     }
 
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(raw, column))
+        guard count > 0, let pointer = sqlite3_column_blob(raw, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
     /// Collects every row through `row`; the statement is reset afterwards.
     func rows<T>(_ row: (Statement) throws -> T) throws -> [T] {
         var result: [T] = []
@@ -158,4 +168,5 @@ final class Statement {
 protocol SQLiteValue {}
 extension Int: SQLiteValue {}
 extension Int64: SQLiteValue {}
+extension Array: SQLiteValue where Element == UInt8 {}
 extension String: SQLiteValue {}

@@ -3,8 +3,10 @@ import OCI
 extension SQLiteMetadataStore {
     @discardableResult
     public func putManifest(_ record: ManifestRecord, in repository: RepositoryName, references: ManifestReferences,
-                            tags: [Tag], contentPlaced: Bool, guard tagGuard: @escaping TagGuard) async throws -> [Tag: Digest] {
+                            tags: [Tag], contentPlaced: Bool, guard tagGuard: @escaping TagGuard,
+                            events: [EventPayload]) async throws -> [Tag: Digest] {
         try await write { db in
+            try Self.insertEvents(events, in: db)
             let digest = record.digest.description
             let id = try self.ensureRepository(repository, in: db)
             // The reference check belongs to the transaction that records the manifest: a sweep
@@ -90,7 +92,8 @@ extension SQLiteMetadataStore {
         }
     }
 
-    public func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard tagGuard: @escaping TagGuard) async throws -> Bool {
+    public func deleteManifest(_ digest: Digest, in repository: RepositoryName, guard tagGuard: @escaping TagGuard,
+                               events: [EventPayload]) async throws -> Bool {
         try await write { db in
             guard let id = try self.repositoryID(repository, in: db) else { return false }
             let tags = try db.statement("SELECT name FROM tags WHERE repository_id = ? AND digest = ?")
@@ -100,6 +103,7 @@ extension SQLiteMetadataStore {
             }
             try db.statement("DELETE FROM manifests WHERE repository_id = ? AND digest = ?").bind(id, digest.description).run()
             guard db.changes > 0 else { return false }
+            try Self.insertEvents(events, in: db)
             try db.statement("DELETE FROM tags WHERE repository_id = ? AND digest = ?").bind(id, digest.description).run()
             try db.statement("DELETE FROM manifest_references WHERE repository_id = ? AND parent = ?").bind(id, digest.description).run()
             try db.statement("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?").bind(id, digest.description).run()
@@ -107,12 +111,14 @@ extension SQLiteMetadataStore {
         }
     }
 
-    public func deleteTag(_ tag: Tag, in repository: RepositoryName, guard tagGuard: @escaping TagGuard) async throws -> Digest? {
+    public func deleteTag(_ tag: Tag, in repository: RepositoryName, guard tagGuard: @escaping TagGuard,
+                          events: @escaping @Sendable (Digest) -> [EventPayload]) async throws -> Digest? {
         try await write { db in
             guard let id = try self.repositoryID(repository, in: db),
                   let digest = try db.statement("SELECT digest FROM tags WHERE repository_id = ? AND name = ?")
                     .bind(id, tag.value).first({ try Digest($0.text(0) ?? "") }) else { return nil }
             if let rule = tagGuard(repository, tag) { throw MetadataConflict.tagImmutable(tag, rule: rule) }
+            try Self.insertEvents(events(digest), in: db)
             try db.statement("DELETE FROM tags WHERE repository_id = ? AND name = ?").bind(id, tag.value).run()
             return digest
         }

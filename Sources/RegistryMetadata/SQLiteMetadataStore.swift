@@ -41,6 +41,9 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         if version < 2 {
             try connection.transaction { try connection.execute(SQLiteSchema.migrationTo2) }
         }
+        if version < 3 {
+            try connection.transaction { try connection.execute(SQLiteSchema.migrationTo3) }
+        }
         writer = connection
     }
 
@@ -112,8 +115,10 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         }
     }
 
-    public func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?) async throws {
+    public func linkBlob(_ digest: Digest, size: Int64, to repository: RepositoryName, finishingUpload upload: String?,
+                         events: [EventPayload]) async throws {
         try await write { db in
+            try Self.insertEvents(events, in: db)
             // The caller placed the file: from now on the row vouches for it.
             try db.statement("UPDATE blobs SET stored = 1 WHERE digest = ?").bind(digest.description).run()
             guard db.changes > 0 else { throw MetadataConflict.blobBeingRemoved(digest) }
@@ -145,7 +150,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     }
 
     public func mountBlob(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName,
-                          protectedUntil: Int64) async throws -> Int64? {
+                          protectedUntil: Int64, events: @escaping @Sendable (Int64) -> [EventPayload]) async throws -> Int64? {
         try await write { db in
             let size: Int64?
             if let source {
@@ -162,16 +167,19 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             let id = try self.ensureRepository(target, in: db)
             try db.statement("INSERT OR IGNORE INTO repository_blobs (repository_id, digest, size) VALUES (?, ?, ?)")
                 .bind(id, digest.description, size).run()
+            try Self.insertEvents(events(size), in: db)
             return size
         }
     }
 
-    public func unlinkBlob(_ digest: Digest, from repository: RepositoryName) async throws -> Bool {
+    public func unlinkBlob(_ digest: Digest, from repository: RepositoryName, events: [EventPayload]) async throws -> Bool {
         try await write { db in
             guard let id = try self.repositoryID(repository, in: db) else { return false }
             try db.statement("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
                 .bind(id, digest.description).run()
-            return db.changes > 0
+            guard db.changes > 0 else { return false }
+            try Self.insertEvents(events, in: db)
+            return true
         }
     }
 

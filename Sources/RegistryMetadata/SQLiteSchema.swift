@@ -4,7 +4,7 @@
 /// tag listing, catalog and referrers range scans of one index. The SQL stays portable (no
 /// SQLite-only functions in queries) so that PostgreSQL can run the same statements.
 enum SQLiteSchema {
-    static let version = 2
+    static let version = 3
 
     /// Version 1: what berth 0.1 created.
     static let version1 = """
@@ -83,5 +83,21 @@ enum SQLiteSchema {
             value TEXT NOT NULL
         );
         PRAGMA user_version = 2;
+        """
+
+    /// Version 3: the event outbox. Each change that notifications report writes its events here
+    /// in its own transaction; endpoints deliver from their cursor and the delivered prefix is
+    /// pruned. `seq` only grows (AUTOINCREMENT), so a cursor never sees a reused number.
+    static let migrationTo3 = """
+        CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at INTEGER NOT NULL,
+            payload BLOB NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS event_cursors (
+            endpoint TEXT PRIMARY KEY,
+            delivered INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        PRAGMA user_version = 3;
         """
 }

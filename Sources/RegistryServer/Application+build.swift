@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Prometheus
 import RegistryCore
 import ServerConfiguration
 import ServiceLifecycle
@@ -11,15 +12,28 @@ import ServiceLifecycle
 /// The core registry a configuration describes: filesystem storage and SQLite metadata under
 /// `storage.filesystem.rootdirectory`. Blocking: call at start-up.
 public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) throws -> Registry {
-    try Registry.onFilesystem(root: configuration.storage.rootDirectory, settings: configuration.settings, logger: logger)
+    let outbox = configuration.notifications.endpoints.isEmpty
+        ? nil : EventOutbox(includeReferences: configuration.notifications.includeReferences)
+    return try Registry.onFilesystem(root: configuration.storage.rootDirectory, settings: configuration.settings,
+                                     logger: logger, outbox: outbox)
 }
 
 /// Builds the registry application for a configuration; `main` runs it, tests call it directly.
-public func buildApplication(configuration: RegistryConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+/// `metrics` is the Prometheus registry swift-metrics reports to (`MetricsBootstrap`), served on
+/// the debug listener; nil: no metrics are kept.
+public func buildApplication(configuration: RegistryConfiguration, logger: Logger,
+                             metrics: PrometheusCollectorRegistry? = nil) async throws -> some ApplicationProtocol {
     for warning in configuration.warnings { logger.warning("\(warning)") }
     let authenticator = try await AuthenticatorFactory.make(configuration.authentication)
     let registry = try makeRegistry(configuration: configuration, logger: logger)
-    let responder = RegistryResponder(endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator))
+    let health = HealthMonitor(settings: configuration.health, storageRoot: configuration.storage.rootDirectory,
+                               readOnly: configuration.storage.readOnly, logger: logger)
+    let serveMetrics = metrics != nil && configuration.debug.prometheusEnabled && configuration.debug.address != nil
+    let responder = RegistryResponder(
+        endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator),
+        health: configuration.health.isEmpty ? nil : health,
+        metrics: serveMetrics ? HTTPMetrics() : nil,
+        accessLog: configuration.log.accessLog ? AccessLog(json: configuration.log.formatter != "text") : nil)
     let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
     let server: HTTPServerBuilder
     if let tls = configuration.http.tls {
@@ -28,6 +42,20 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
         server = http1
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
+    if !configuration.health.isEmpty { services.append(health) }
+    if !configuration.notifications.endpoints.isEmpty {
+        let host = ProcessInfo.processInfo.hostName
+        let envelope = EventEnvelope(externalHost: configuration.http.externalHost,
+                                     scheme: configuration.http.tls == nil ? "http" : "https",
+                                     sourceAddress: "\(host):\(configuration.http.address.port)",
+                                     instanceID: UUID().uuidString.lowercased())
+        services.append(NotificationService(settings: configuration.notifications, registry: registry,
+                                            envelope: envelope, logger: logger))
+    }
+    if let address = configuration.debug.address {
+        services.append(DebugServer.make(settings: configuration.debug, address: address, health: health,
+                                         metrics: serveMetrics ? metrics : nil, logger: logger))
+    }
     if !configuration.storage.readOnly {
         if configuration.storage.uploadPurging.enabled {
             services.append(UploadPurger(settings: configuration.storage.uploadPurging, registry: registry))

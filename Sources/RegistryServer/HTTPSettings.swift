@@ -34,19 +34,7 @@ public struct HTTPSettings: Sendable {
             settings.externalHost = host.hasSuffix("/") ? String(host.dropLast()) : host
         }
         settings.tls = TLSSettings.read("http.tls", from: &tree)
-        if let headers = tree.value("http.headers") {
-            if let map = headers as? [String: Any] {
-                for (name, values) in map.sorted(by: { $0.key < $1.key }) {
-                    if let list = values as? [Any] {
-                        settings.headers.append((name, list.map { "\($0)" }))
-                    } else {
-                        settings.headers.append((name, ["\(values)"]))
-                    }
-                }
-            } else {
-                tree.problem("http.headers: expected a mapping of header names to lists of values")
-            }
-        }
+        settings.headers = tree.headers("http.headers")
         return settings
     }
 }

@@ -7,6 +7,8 @@ public struct LogSettings: Sendable {
     public var level: Logger.Level = .info
     /// `log.formatter`: text, json or logstash (logstash is written as json).
     public var formatter = "text"
+    /// `log.accesslog.disabled` inverted: one line per request unless disabled, as in Distribution.
+    public var accessLog = true
 
     public init() {}
 
@@ -24,6 +26,7 @@ public struct LogSettings: Sendable {
         if !["text", "json", "logstash"].contains(settings.formatter) {
             tree.problem("log.formatter: expected text or json, got \"\(settings.formatter)\"")
         }
+        settings.accessLog = !tree.bool("log.accesslog.disabled", default: !settings.accessLog)
         return settings
     }
 }

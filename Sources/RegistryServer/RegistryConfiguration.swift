@@ -17,6 +17,9 @@ public struct RegistryConfiguration: Sendable {
     public var log = LogSettings()
     public var storage = StorageSettings()
     public var http = HTTPSettings()
+    public var debug = DebugSettings()
+    public var health = HealthSettings()
+    public var notifications = NotificationSettings()
     public var authentication = RegistryAuthentication.none
     public var garbageCollection = GarbageCollectionSettings()
     public var retention = RetentionSettings()
@@ -56,23 +59,28 @@ public struct RegistryConfiguration: Sendable {
         "storage.cache.blobdescriptor", "storage.redirect.disable",
         "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
-        "http.headers", "http.debug.addr", "http.http2.disabled",
+        "http.headers", "http.debug.addr", "http.debug.prometheus.enabled", "http.debug.prometheus.path",
+        "http.http2.disabled",
+        "health.storagedriver.enabled", "health.storagedriver.interval", "health.storagedriver.threshold",
+        "health.file", "health.http", "health.tcp",
+        "notifications.events.includereferences", "notifications.endpoints",
         "auth.htpasswd.realm", "auth.htpasswd.path",
         "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
         "auth.token.jwks", "auth.token.autoredirect",
     ]
 
     /// Keys Distribution knows that berth accepts but does not act on.
-    static let ignoredKeys: [String] = ["notifications", "redis", "health", "compatibility", "reporting",
-                                        "log.hooks", "http.debug", "http.letsencrypt"]
+    static let ignoredKeys: [String] = ["redis", "compatibility", "reporting", "log.hooks", "http.letsencrypt"]
 
     /// Parses YAML text with the environment's overrides; throws every problem with its key path.
     public static func parse(yaml: String, environment: [String: String], baseDirectory: String? = nil) throws -> RegistryConfiguration {
         var tree = try ConfigurationTree(yaml: yaml, environment: environment, knownKeys: knownKeys, prefix: "REGISTRY_",
                                          baseDirectory: baseDirectory)
         var config = RegistryConfiguration()
-        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + ["http.headers", "log.fields", "storage.maintenance.retention.policies", "immutabletags",
-                                                                   "validation.manifests.indexes.platformlist"])
+        tree.warnAboutUnknownKeys(known: Set(knownKeys), opaque: ignoredKeys + [
+            "http.headers", "log.fields", "storage.maintenance.retention.policies", "immutabletags",
+            "validation.manifests.indexes.platformlist", "health.file", "health.http", "health.tcp",
+            "notifications.endpoints"])
 
         if let version = tree.string("version"), version != "0.1" {
             tree.problem("version: unsupported configuration version \"\(version)\" (expected 0.1)")
@@ -82,8 +90,10 @@ public struct RegistryConfiguration: Sendable {
         parseMaintenance(&tree, into: &config)
         parseValidation(&tree, into: &config)
         config.http = HTTPSettings.read(from: &tree)
+        config.debug = DebugSettings.read(from: &tree)
+        config.health = HealthSettings.read(from: &tree)
+        config.notifications = NotificationSettings.read(from: &tree)
         config.authentication = RegistryAuthentication.read(from: &tree)
-        if tree.contains("notifications") { tree.warn("notifications: not supported yet; ignored") }
         config.warnings = try tree.finish()
         return config
     }

@@ -12,12 +12,27 @@ import RegistryCore
 /// A hand-written dispatcher rather than a router: repository names contain slashes, so routes are
 /// recognised from the end of the path (as Distribution does), and the hot path stays short.
 struct RegistryResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = RegistryRequestContext
     let endpoints: Endpoints
     private let fixedHeaders: HTTPFields
+    /// Nil: no health checks configured, nothing to gate on.
+    let health: HealthMonitor?
+    let metrics: HTTPMetrics?
+    let accessLog: AccessLog?
 
-    init(endpoints: Endpoints) {
+    /// What the request turned out to be, filled in while it is handled, for metrics and the access log.
+    private struct Observation {
+        var handler = "unknown"
+        var user: String?
+        /// Counted in `registry_http_in_flight_requests` (from the moment the route was known).
+        var inFlight = false
+    }
+
+    init(endpoints: Endpoints, health: HealthMonitor? = nil, metrics: HTTPMetrics? = nil, accessLog: AccessLog? = nil) {
         self.endpoints = endpoints
+        self.health = health
+        self.metrics = metrics
+        self.accessLog = accessLog
         var headers = HTTPFields()
         headers[.dockerDistributionAPIVersion] = "registry/2.0"
         for (name, values) in endpoints.configuration.http.headers {
@@ -28,9 +43,47 @@ struct RegistryResponder: HTTPResponder {
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        guard metrics != nil || accessLog != nil else {
+            var observation = Observation()
+            return await respond(to: request, context: context, observation: &observation)
+        }
+        let start = ContinuousClock.now
+        var observation = Observation()
+        var response = await respond(to: request, context: context, observation: &observation)
+        let handler = observation.handler
+        let user = observation.user
+        let method = request.method.rawValue
+        let status = response.status.code
+        let bytes = response.headers[.contentLength].flatMap { Int($0) }
+        let requestSize = request.headers[.contentLength].flatMap { Int($0) }
+        let uri = String(request.uri.description.prefix(2048))
+        let userAgent = request.headers[.userAgent]
+        let referer = request.headers[.referer]
+        let remote = context.clientIP
+        let id = context.id
+        let inFlight = observation.inFlight
+        let (metrics, accessLog) = (self.metrics, self.accessLog)
+        // Recorded once the body is written, so a streamed blob counts its whole transfer.
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            defer {
+                let elapsed = ContinuousClock.now - start
+                let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+                metrics?.finished(handler, method: method.lowercased(), code: status, nanoseconds: nanoseconds,
+                                  requestSize: requestSize, responseSize: bytes, wasInFlight: inFlight)
+                accessLog?.write(AccessLog.Entry(remoteAddress: remote, user: user, method: method, uri: uri, status: status,
+                                                 bytes: bytes, referer: referer, userAgent: userAgent,
+                                                 seconds: Double(nanoseconds) / 1e9, requestID: id))
+            }
+            try await body.write(writer)
+        }
+        return response
+    }
+
+    private func respond(to request: Request, context: Context, observation: inout Observation) async -> Response {
         var response: Response
         do {
-            response = try await handle(request)
+            response = try await handle(request, context: context, observation: &observation)
         } catch let range as RangeNotSatisfiable {
             let error = DistributionError(.rangeInvalid, "requested range is outside the blob", status: 416)
             response = ErrorResponse.response(error, headers: [.contentRange: "bytes */\(range.size)"], includeBody: request.method != .head)
@@ -38,7 +91,7 @@ struct RegistryResponder: HTTPResponder {
             response = ErrorResponse.response(challenge.error, headers: challenge.headers, includeBody: request.method != .head)
         } catch {
             let mapped = ErrorResponse.distributionError(for: error)
-            if mapped.status >= 500 {
+            if mapped.status >= 500 && mapped.code != .unavailable {
                 endpoints.logger.error("request failed", metadata: [
                     "method": "\(request.method)", "path": "\(request.uri.path.prefix(300))", "error": "\(error)"])
             }
@@ -48,7 +101,7 @@ struct RegistryResponder: HTTPResponder {
         return response
     }
 
-    private func handle(_ request: Request) async throws -> Response {
+    private func handle(_ request: Request, context: Context, observation: inout Observation) async throws -> Response {
         var path = Substring(request.uri.path)
         let prefix = endpoints.configuration.http.prefix
         if prefix != "/" {
@@ -58,10 +111,31 @@ struct RegistryResponder: HTTPResponder {
         guard let route = try RegistryRoute.parse(path) else {
             throw DistributionError(.unsupported, "no such endpoint", status: 404)
         }
+        observation.handler = route.handlerName
+        if let health, !health.isHealthy {
+            throw DistributionError(.unavailable, "service unavailable: a health check is failing", status: 503)
+        }
+        if let metrics {
+            metrics.started(route.handlerName)
+            observation.inFlight = true
+        }
         let query = request.uri.queryParameters
         let mountSource = route.isUploadStart ? query["from"].flatMap { try? RepositoryName($0) } : nil
-        try await authorize(request, route: route, mountSource: mountSource)
+        observation.user = try await authorize(request, route: route, mountSource: mountSource)
+        guard endpoints.core.outbox != nil else {
+            return try await dispatch(route, request: request, query: query, mountSource: mountSource)
+        }
+        // Notifications report who asked: bound for the core's events of this request.
+        let origin = EventRequest(id: context.id, addr: context.clientAddress, host: request.head.authority ?? "",
+                                  method: request.method.rawValue, userAgent: request.headers[.userAgent] ?? "",
+                                  actor: observation.user)
+        return try await EventRequest.$current.withValue(origin) {
+            try await dispatch(route, request: request, query: query, mountSource: mountSource)
+        }
+    }
 
+    private func dispatch(_ route: RegistryRoute, request: Request, query: FlatDictionary<Substring, Substring>,
+                          mountSource: RepositoryName?) async throws -> Response {
         switch (route, request.method) {
         case (.base, .get), (.base, .head):
             return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "2"],
@@ -100,15 +174,16 @@ struct RegistryResponder: HTTPResponder {
     }
 
     /// Asks the configured authenticator whether the request may proceed with the scopes its
-    /// route needs; throws the challenge otherwise. The header itself is never logged.
-    private func authorize(_ request: Request, route: RegistryRoute, mountSource: RepositoryName?) async throws {
-        guard let authenticator = endpoints.authenticator else { return }
+    /// route needs; returns the account (nil: anonymous), throws the challenge otherwise. The
+    /// header itself is never logged.
+    private func authorize(_ request: Request, route: RegistryRoute, mountSource: RepositoryName?) async throws -> String? {
+        guard let authenticator = endpoints.authenticator else { return nil }
         let required = Self.requiredScopes(route: route, method: request.method, mountSource: mountSource)
         let decision = await authenticator.authorize(
             authorization: request.headers[.authorization], clientAddress: nil, required: required)
         switch decision {
-        case .allowed:
-            return
+        case .allowed(let subject):
+            return subject
         case .tooManyRequests:
             throw DistributionError(.tooManyRequests, "too many failed authentication attempts")
         case .challenge(let challenge):
@@ -152,5 +227,19 @@ extension RegistryRoute {
     var isUploadStart: Bool {
         if case .uploads = self { return true }
         return false
+    }
+
+    /// The route's name as Distribution's metrics label it (`handler`): bounded, never a repository.
+    var handlerName: String {
+        switch self {
+        case .base: "base"
+        case .catalog: "catalog"
+        case .tags: "tags"
+        case .manifest: "manifest"
+        case .blob: "blob"
+        case .uploads: "blob_upload"
+        case .upload: "blob_upload_chunk"
+        case .referrers: "referrers"
+        }
     }
 }

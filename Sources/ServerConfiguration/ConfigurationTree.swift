@@ -54,13 +54,36 @@ public struct ConfigurationTree {
         root = assign(root, path[...])
     }
 
+    /// The value at a key path; a segment may index a list, as problems name list items
+    /// (`notifications.endpoints[0].url`).
     public func value(_ key: String) -> Any? {
         var node: Any? = root
         for part in key.split(separator: ".") {
+            var name = part
+            var indexes: [Int] = []
+            while name.hasSuffix("]"), let open = name.lastIndex(of: "["),
+                  let index = Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) {
+                indexes.insert(index, at: 0)
+                name = name[..<open]
+            }
             guard let dictionary = node as? [String: Any] else { return nil }
-            node = dictionary[String(part)]
+            node = dictionary[String(name)]
+            for index in indexes {
+                guard let list = node as? [Any], list.indices.contains(index) else { return nil }
+                node = list[index]
+            }
         }
         return node
+    }
+
+    /// How many items the list at `key` has; a single value counts as a problem.
+    public mutating func count(_ key: String) -> Int {
+        guard let raw = value(key) else { return 0 }
+        guard let list = raw as? [Any] else {
+            problems.append("\(key): expected a list")
+            return 0
+        }
+        return list.count
     }
 
     public func contains(_ key: String) -> Bool { value(key) != nil }
@@ -103,7 +126,7 @@ public struct ConfigurationTree {
         guard let raw = value(key) else { return fallback }
         if let seconds = raw as? Int { return TimeInterval(seconds) }
         if let text = raw as? String, let seconds = Self.parseDuration(text) { return seconds }
-        problems.append("\(key): expected a duration such as 24h, 30m or 10s")
+        problems.append("\(key): expected a duration such as 24h, 30m, 10s or 500ms")
         return fallback
     }
 
@@ -153,6 +176,18 @@ public struct ConfigurationTree {
         if let text = raw as? String, let number = Int(text), range.contains(number) { return number }
         problems.append("\(key): expected \(expected)")
         return fallback
+    }
+
+    /// A `{Name: [values]}` map of HTTP headers (a single value counts as a list of one), in name order.
+    public mutating func headers(_ key: String) -> [(String, [String])] {
+        guard let raw = value(key) else { return [] }
+        guard let map = raw as? [String: Any] else {
+            problems.append("\(key): expected a mapping of header names to lists of values")
+            return []
+        }
+        return map.sorted { $0.key < $1.key }.map { name, values in
+            (name, (values as? [Any])?.map { "\($0)" } ?? ["\(values)"])
+        }
     }
 
     /// A listen address: `host:port`, `:port` (all interfaces) or `[v6]:port`.

@@ -25,6 +25,10 @@ public func buildTokenApplication(configuration: TokenServiceConfiguration, logg
     router.get("/.well-known/jwks.json") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: jwks)))
     }
+    // HEAD as GET without the body, for load balancers' and health checks' probes.
+    router.head("/.well-known/jwks.json") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "\(jwks.utf8.count)"])
+    }
     let server: HTTPServerBuilder
     if let tls = configuration.tls {
         server = try .tls(.http1(), tlsConfiguration: tls.makeServerConfiguration())

@@ -63,7 +63,8 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = makeLogger(configuration)
         logger.info("starting", metadata: ["config": "\(source)"])
-        let app = try await buildApplication(configuration: configuration, logger: logger)
+        let metrics = configuration.debug.prometheusEnabled ? MetricsBootstrap.prometheus() : nil
+        let app = try await buildApplication(configuration: configuration, logger: logger, metrics: metrics)
         try await app.runService()
     }
 }
