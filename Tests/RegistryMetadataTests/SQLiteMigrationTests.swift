@@ -4,7 +4,7 @@ import OCI
 import Testing
 
 /// A database written by berth 0.1 (schema version 1) opens with its content intact and usable
-/// by garbage collection and retention.
+/// by garbage collection, retention and the event outbox.
 @Suite struct SQLiteMigrationTests {
     @Test func version1DatabasesAreMigratedInPlace() async throws {
         let path = NSTemporaryDirectory() + "berth-v1-\(UUID().uuidString).sqlite"
@@ -35,6 +35,9 @@ import Testing
             return []
         }, dryRun: true))
         #expect(plan.manifests.isEmpty && plan.blobs.isEmpty, "everything is still reachable")
+        // Version 3's outbox is there too.
+        try await store.appendEvents([Array("event".utf8)])
+        #expect(try await store.events(after: 0, limit: 10).count == 1)
         // Opening again leaves the migrated schema as it is.
         _ = try SQLiteMetadataStore(path: path)
     }
