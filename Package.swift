@@ -64,11 +64,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
-        // What both servers read from their config files: the YAML tree with environment overrides,
-        // key-path errors and unknown-key warnings, listen addresses, and TLS.
+        // What both servers share: their config files' reader (the YAML tree with environment
+        // overrides, key-path errors and unknown-key warnings), listen addresses, TLS, metrics.
         .target(name: "ServerConfiguration", dependencies: [
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
@@ -89,6 +91,8 @@ let package = Package(
         ]),
         .target(name: "TokenService", dependencies: [
             "OCI", "RegistryAuth", "ServerConfiguration",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -100,13 +104,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berth-registry", dependencies: [
-            "RegistryServer", "RegistryCore",
+            "RegistryServer", "RegistryCore", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "berth-auth", dependencies: [
-            "TokenService",
+            "TokenService", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "Logging", package: "swift-log"),

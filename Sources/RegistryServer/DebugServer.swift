@@ -20,10 +20,8 @@ enum DebugServer {
         }
         if settings.prometheusEnabled, let metrics {
             router.get(RouterPath(settings.prometheusPath)) { _, _ -> Response in
-                var buffer: [UInt8] = []
-                metrics.emit(into: &buffer)
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.exposition(metrics))))
             }
         }
         return Application(router: router,

@@ -22,10 +22,6 @@ final class HTTPMetrics: Sendable {
     private let perRoute = Mutex<[Key: PerRoute]>([:])
     private let inFlight = Mutex<[String: Meter]>([:])
 
-    /// The histogram buckets Distribution's go-metrics uses (seconds, and 1 KiB to 4 GiB).
-    static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60]
-    static let sizeBuckets: [Double] = (0..<22).map { 1024 * Double(1 << $0) }
-
     func started(_ handler: String) {
         meter(handler).increment()
     }

@@ -4,11 +4,14 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Prometheus
 import RegistryAuth
 import ServerConfiguration
 
 /// Builds the berth-auth application for a configuration; `main` runs it, tests call it directly.
-public func buildTokenApplication(configuration: TokenServiceConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+/// `metrics`: the Prometheus registry swift-metrics reports to, served on `/metrics`.
+public func buildTokenApplication(configuration: TokenServiceConfiguration, logger: Logger,
+                                  metrics: PrometheusCollectorRegistry? = nil) async throws -> some ApplicationProtocol {
     for warning in configuration.warnings { logger.warning("\(warning)") }
     let signer = try await TokenSigner(privateKeyPEM: String(contentsOfFile: configuration.keyPath, encoding: .utf8),
                                        certificateChainPEM: String(contentsOfFile: configuration.certificatePath, encoding: .utf8))
@@ -19,8 +22,18 @@ public func buildTokenApplication(configuration: TokenServiceConfiguration, logg
         refreshTokens: RefreshTokenStore(), logger: logger)
     let router = Router(context: TokenRequestContext.self)
     router.middlewares.add(TokenErrorMiddleware())
-    router.get("/token") { request, context in try await endpoint.handleGet(request, context: context) }
-    router.post("/token") { request, context in try await endpoint.handlePost(request, context: context) }
+    router.get("/token") { request, context in
+        try await GrantMetrics.timed("token") { try await endpoint.handleGet(request, context: context) }
+    }
+    router.post("/token") { request, context in
+        try await GrantMetrics.timed("token") { try await endpoint.handlePost(request, context: context) }
+    }
+    if let metrics {
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.exposition(metrics))))
+        }
+    }
     let jwks = signer.jwksJSON
     router.get("/.well-known/jwks.json") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: jwks)))

@@ -127,6 +127,10 @@ struct TokenEndpoint: Sendable {
             account = ""  // anonymous
         }
         let granted = requested.map { configuration.acl.grant($0, to: account) }.filter { !$0.actions.isEmpty }
+        // "denied": a token is still issued (as the token spec has it) but not for all that was asked.
+        let deniedSome = zip(requested, requested.map { configuration.acl.grant($0, to: account) })
+            .contains { asked, given in !Set(asked.actions).isSubset(of: Set(given.actions)) }
+        GrantMetrics.record(deniedSome ? .denied : .issued)
         let now = Date().timeIntervalSince1970
         let claims = TokenClaims(iss: configuration.issuer, sub: account, aud: [service], exp: now + configuration.expiration,
                                  nbf: now - 1, iat: now, jti: UUID().uuidString,

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdBcrypt
 import Logging
+import ServerConfiguration
 import TokenService
 
 /// `berth-auth`: the token service of the Docker token authentication flow.
@@ -31,7 +32,8 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "berth-auth")
         logger.logLevel = .info
-        let app = try await buildTokenApplication(configuration: configuration, logger: logger)
+        let app = try await buildTokenApplication(configuration: configuration, logger: logger,
+                                                  metrics: MetricsBootstrap.prometheus())
         try await app.runService()
     }
 }

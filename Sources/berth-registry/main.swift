@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import RegistryCore
 import RegistryServer
+import ServerConfiguration
 
 /// `berth-registry`: an OCI Distribution registry that reads CNCF Distribution's config.yml.
 @main
