@@ -56,6 +56,7 @@ let package = Package(
             "OCI", "RegistryStorage", "RegistryMetadata",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // Scopes, challenges, htpasswd/bcrypt, JWT verification.
         .target(name: "RegistryAuth", dependencies: [

@@ -96,7 +96,11 @@ extension Registry {
         }
         report.duration = Date().timeIntervalSince(started)
 
-        if !dryRun { publishRemovals(report) }
+        if !dryRun {
+            publishRemovals(report)
+            GarbageCollectionMetrics.record(report)
+            await recordStatistics()
+        }
         logger.info("gc sweep", metadata: [
             "manifests": "\(report.manifests.count)", "blobs": "\(report.blobs.count)", "bytes": "\(report.bytesFreed)",
             "tags": "\(report.tags.count)", "duration": "\(String(format: "%.3fs", report.duration))", "dryrun": "\(dryRun)"])

@@ -43,7 +43,8 @@ public final class Registry: Sendable {
         try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.berthDirectory),
                                                 withIntermediateDirectories: true)
         let metadata = try SQLiteMetadataStore(path: driver.absolute(StorageLayout.metadataDatabase))
-        return Registry(settings: settings, storage: driver, metadata: metadata, logger: logger, outbox: outbox)
+        return Registry(settings: settings, storage: TimedStorageDriver(driver, driverName: "filesystem"), metadata: metadata,
+                        logger: logger, outbox: outbox)
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }

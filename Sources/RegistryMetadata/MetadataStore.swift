@@ -55,6 +55,9 @@ public protocol MetadataStore: Sendable {
     func repositories(after last: String?, limit: Int?) async throws -> [String]
     func referrers(of subject: Digest, in repository: RepositoryName, artifactType: String?) async throws -> [ManifestRecord]
 
+    /// Totals of what the registry holds, for its gauges.
+    func statistics() async throws -> MetadataStatistics
+
     // MARK: Event outbox
 
     /// Appends events in a transaction of their own (pull events, which are batched).
@@ -165,6 +168,19 @@ public struct SweepPlan: Sendable, Equatable {
     public var blobs: [RemovedBlob] = []
 
     public init() {}
+}
+
+public struct MetadataStatistics: Sendable, Equatable {
+    /// Bytes of every stored blob (manifests included), each counted once.
+    public var storedBytes: Int64
+    public var repositories: Int64
+    public var uploadsInProgress: Int64
+
+    public init(storedBytes: Int64, repositories: Int64, uploadsInProgress: Int64) {
+        self.storedBytes = storedBytes
+        self.repositories = repositories
+        self.uploadsInProgress = uploadsInProgress
+    }
 }
 
 /// An event as the outbox keeps it: its place in the order, and its encoded form.

@@ -56,4 +56,13 @@ extension SQLiteMetadataStore {
             try db.statement("DELETE FROM events WHERE seq <= (SELECT COALESCE(MIN(delivered), 0) FROM event_cursors)").run()
         }
     }
+
+    public func statistics() async throws -> MetadataStatistics {
+        try await read { db in
+            MetadataStatistics(
+                storedBytes: try db.statement("SELECT COALESCE(SUM(size), 0) FROM blobs WHERE stored = 1").first { $0.int(0) } ?? 0,
+                repositories: try db.statement("SELECT COUNT(*) FROM repositories").first { $0.int(0) } ?? 0,
+                uploadsInProgress: try db.statement("SELECT COUNT(*) FROM uploads").first { $0.int(0) } ?? 0)
+        }
+    }
 }
