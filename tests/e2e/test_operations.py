@@ -803,3 +803,49 @@ def test_environment_moves_the_debug_listener(tmp_path, procs):
     assert metrics.status == 200 and b"registry_http_requests_total" in metrics.body, metrics
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", config_port), timeout=2).close()
+
+
+# ----------------------------------------------------------------------------- berth-auth and GC metrics
+def test_berth_auth_counts_grants_by_outcome(tmp_path, procs):
+    auth_dir = tmp_path / "auth"
+    certs = make_certs(auth_dir / "certs")
+    write_htpasswd(auth_dir / "users.htpasswd", {"alice": "s3cret-grants"})
+    port = free_port()
+    auth = procs(PlainBerthAuth(auth_dir, AUTH_CONFIG.format(port=port, tls=""), port=port, ca_cert=certs.ca))
+    token = f"http://127.0.0.1:{port}/token"
+    asks = [("alice", "s3cret-grants", "repository:alice/app:pull,push", 200),   # issued
+            ("alice", "s3cret-grants", "repository:bob/app:pull", 200),          # denied: another's repository
+            ("alice", "wrong", "repository:alice/app:pull", 401),                # bad credentials
+            ("alice", "wrong", "repository:alice/app:pull", 401)]
+    for user, password, scope, status in asks:
+        r = requests.get(token, params={"service": "berth-registry", "scope": scope}, auth=(user, password), timeout=10)
+        assert r.status_code == status, (scope, r.status_code, r.text)
+    r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert r.status_code == 200, r.text
+    _, samples = parse_metrics(r.text)
+    assert metric_sum(samples, "berth_auth_grants_total", outcome="issued") == 1, r.text
+    assert metric_sum(samples, "berth_auth_grants_total", outcome="denied") == 1, r.text
+    assert metric_sum(samples, "berth_auth_grants_total", outcome="bad_credentials") == 2, r.text
+    assert metric_sum(samples, "berth_auth_request_duration_seconds_count", endpoint="token") == 4, r.text
+    assert "s3cret-grants" not in r.text and "alice" not in r.text
+
+
+def test_gc_and_storage_metrics(tmp_path, procs):
+    reg = procs(OpsRegistry(tmp_path / "registry", prometheus=True, extra_config={"storage": {
+        "delete": {"enabled": True}, "maintenance": {"gc": {"interval": "1s", "delay": "0s", "untagged": True}}}}))
+    repo = "gcmetrics/app"
+    digest, _, layer = push_small_image(reg, repo, "1")
+    assert raw(reg, "DELETE", f"/v2/{repo}/manifests/{digest}").status == 202
+
+    def swept():
+        _, samples = parse_metrics(get(reg.debug_port, "/metrics").body.decode())
+        return samples if metric_sum(samples, "registry_gc_deleted_total", type="blob") >= 3 else None
+    # The DELETE removed the manifest itself; sweeps free its bytes, its config and its layer.
+    samples = wait_until(swept, 30, "a sweep to remove the deleted image's manifest bytes, config and layer")
+    assert metric_sum(samples, "registry_gc_runs_total") >= 1
+    assert metric_sum(samples, "registry_gc_deleted_bytes_total") >= len(layer)
+    assert metric_sum(samples, "registry_gc_run_duration_seconds_count") >= 1
+    assert metric_sum(samples, "registry_repositories") >= 1
+    assert any(n == "registry_storage_bytes" for n, _, _ in samples)
+    assert any(n == "registry_uploads_in_progress" for n, _, _ in samples)
+    assert metric_sum(samples, "registry_storage_action_seconds_count", driver="filesystem", action="Move") >= 2
