@@ -74,7 +74,7 @@ final class HealthMonitor: Service, Sendable {
                 failuresInARow += 1
                 if failuresInARow >= check.schedule.threshold { update(check.name, error: "\(error)") }
             }
-            try? await Task.sleep(for: .milliseconds(Int64(check.schedule.interval * 1000)))
+            await pause(.milliseconds(Int64(check.schedule.interval * 1000)))
         }
     }
 

@@ -55,7 +55,7 @@ final class NotificationService: Service, Sendable {
 
     private func flushPulls() async {
         while running {
-            try? await Task.sleep(for: .seconds(1))
+            await pause(.seconds(1))
             do { try await registry.flushPullEvents() } catch {
                 logger.warning("pull events not written to the outbox", metadata: ["error": "\(error)"])
             }
@@ -73,7 +73,7 @@ final class NotificationService: Service, Sendable {
                 batch = try await registry.metadata.events(after: cursor, limit: Self.batchLimit)
             } catch {
                 logger.warning("outbox unreadable", metadata: ["endpoint": "\(endpoint.name)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                await pause(.seconds(1))
                 continue
             }
             guard let last = batch.last else {
@@ -136,7 +136,7 @@ final class NotificationService: Service, Sendable {
             if failures == endpoint.threshold {
                 logger.warning("notification endpoint failing", metadata: ["endpoint": "\(endpoint.name)", "status": "\(code)"])
             }
-            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            await pause(.milliseconds(Int64(delay * 1000)))
             delay = min(delay * 2, endpoint.maxBackoff)
         }
         return false
@@ -150,7 +150,7 @@ final class NotificationService: Service, Sendable {
     /// flush), or a second has passed.
     private func idle(since seen: Int) async {
         for _ in 0..<20 where running {
-            try? await Task.sleep(for: .milliseconds(50))
+            await pause(.milliseconds(50))
             if published.count.load(ordering: .relaxed) != seen { return }
         }
     }
