@@ -85,6 +85,16 @@ class OpsServer(Server):
             return f.read().splitlines()
 
 
+def requests_counted(server):
+    """The sum of registry_http_requests_total over all its series, from the debug listener."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.debug_port}/metrics", timeout=30) as resp:
+        text = resp.read().decode(errors="replace")
+    series = [l for l in text.splitlines() if l.startswith("registry_http_requests_total")]
+    if not series:
+        raise RuntimeError(f"{server.name}: /metrics has no registry_http_requests_total series:\n{text[:2000]}")
+    return sum(float(l.rsplit(" ", 1)[1]) for l in series)
+
+
 class SlowReceiver:
     """An HTTP server that answers every POST with 200 after sleeping `delay` seconds, and keeps
     what it was sent: the number of POSTs and the events (by id) in their envelopes."""
@@ -277,6 +287,7 @@ def main():
                 push_image(s, "bench/app", "latest")
                 wrk(s.url("/v2/bench/app/manifests/latest"), 2)  # warm-up
             lines_before = len(pair[0].log_lines())
+            counted_before = requests_counted(pair[0])
             total_requests = 0
             for r in range(reps):
                 for s in alternate(pair, r):
@@ -289,17 +300,14 @@ def main():
                     if errors:
                         notes.append(f"{s.name} wrk socket errors: {errors}")
             # the checks: metrics are served and count the GETs; the access log has them
-            with urllib.request.urlopen(f"http://127.0.0.1:{pair[0].debug_port}/metrics", timeout=30) as resp:
-                metrics = resp.read().decode(errors="replace")
-            series = [l for l in metrics.splitlines() if l.startswith("registry_http_requests_total")]
-            counted = sum(float(l.rsplit(" ", 1)[1]) for l in series)
-            if not series:
-                problems.append("ops on: /metrics has no registry_http_requests_total series")
+            counted = requests_counted(pair[0]) - counted_before
             access = [l for l in pair[0].log_lines()[lines_before:] if '"GET /v2/bench/app/manifests/latest' in l]
-            notes.append(f"ops on: registry_http_requests_total sums to {counted:,.0f}; access log has "
-                         f"{len(access):,} manifest GET lines during the timed runs (wrk reported ~{total_requests:,.0f})")
-            if len(access) < 0.9 * total_requests:
-                problems.append(f"ops on: only {len(access):,} access log lines for ~{total_requests:,.0f} requests")
+            notes.append(f"ops on, during the timed runs: wrk reported ~{total_requests:,.0f} requests, "
+                         f"registry_http_requests_total grew by {counted:,.0f}, the access log has {len(access):,} "
+                         "manifest GET lines")
+            for what, n in (("registry_http_requests_total", counted), ("access log lines", len(access))):
+                if n < 0.9 * total_requests:
+                    problems.append(f"ops on: {what} {n:,.0f} for ~{total_requests:,.0f} requests")
             other = [l for l in pair[1].log_lines() if "GET /v2/" in l]
             if other:
                 problems.append(f"ops off: {len(other)} access log lines although the access log is disabled")
@@ -348,7 +356,8 @@ def main():
                         "settled_after": last_change - pushed_done, "actions": dict(receiver.actions)}
             notes.append(f"slow endpoint: when the last push finished the receiver had {at_end[1]:,} events in "
                          f"{at_end[0]:,} POSTs; in the end {events:,} events ({unique:,} distinct ids) in {posts:,} "
-                         f"POSTs, the last {delivery['settled_after']:.1f} s after the last push; by action: "
+                         f"POSTs, the last " + (f"{delivery['settled_after']:.1f} s after the last push" if delivery["settled_after"] > 0
+                                    else "before the last push finished") + "; by action: "
                          + ", ".join(f"{k}: {v}" for k, v in sorted(receiver.actions.items())))
             if events < expected_min:
                 problems.append(f"slow endpoint: only {events} events delivered for {expected_min} manifest pushes")

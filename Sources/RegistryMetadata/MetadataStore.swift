@@ -64,6 +64,8 @@ public protocol MetadataStore: Sendable {
     func appendEvents(_ payloads: [EventPayload]) async throws
     /// Up to `limit` events after `sequence`, oldest first.
     func events(after sequence: Int64, limit: Int) async throws -> [OutboxEvent]
+    /// How many events come after `sequence`.
+    func eventCount(after sequence: Int64) async throws -> Int64
     /// Makes a cursor for each endpoint not seen before (at the outbox's end: a new endpoint does
     /// not get old events), drops the cursors of endpoints no longer configured, and returns
     /// where each endpoint has delivered up to.

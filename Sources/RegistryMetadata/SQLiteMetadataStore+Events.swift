@@ -24,6 +24,12 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func eventCount(after sequence: Int64) async throws -> Int64 {
+        try await read { db in
+            try db.statement("SELECT COUNT(*) FROM events WHERE seq > ?").bind(sequence).first { $0.int(0) } ?? 0
+        }
+    }
+
     public func prepareEventCursors(_ endpoints: [String]) async throws -> [String: Int64] {
         try await write { db in
             let end = try db.statement("SELECT COALESCE(MAX(seq), 0) FROM events").first { $0.int(0) } ?? 0

@@ -81,7 +81,9 @@ final class NotificationService: Service, Sendable {
                 await idle(since: seen)
                 continue
             }
-            pending.record(batch.count)
+            let backlog = batch.count < Self.batchLimit
+                ? Int64(batch.count) : (try? await registry.metadata.eventCount(after: cursor)) ?? Int64(batch.count)
+            pending.record(backlog)
             let records = batch.compactMap { EventRecord.decode($0.payload) }.filter { Self.wanted($0, by: endpoint) }
             if !records.isEmpty {
                 guard await send(records, to: endpoint) else { return }

@@ -49,6 +49,7 @@ import Testing
         try await store.appendEvents((1...5).map { payload("e\($0)") })
         let all = try await store.events(after: 0, limit: 100)
         #expect(try await store.events(after: all[1].sequence, limit: 2).map(\.sequence) == [all[2].sequence, all[3].sequence])
+        #expect(try await store.eventCount(after: all[1].sequence) == 3)
         try await store.setEventCursor("a", to: all[4].sequence)
         try await store.setEventCursor("b", to: all[1].sequence)
         try await store.setEventCursor("b", to: all[0].sequence)  // never backwards
