@@ -28,12 +28,13 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     let registry = try makeRegistry(configuration: configuration, logger: logger)
     let health = HealthMonitor(settings: configuration.health, storageRoot: configuration.storage.rootDirectory,
                                readOnly: configuration.storage.readOnly, logger: logger)
+    let accessLog = configuration.log.accessLog ? AccessLog(json: configuration.log.formatter != "text") : nil
     let serveMetrics = metrics != nil && configuration.debug.prometheusEnabled && configuration.debug.address != nil
     let responder = RegistryResponder(
         endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator),
         health: configuration.health.isEmpty ? nil : health,
         metrics: serveMetrics ? HTTPMetrics() : nil,
-        accessLog: configuration.log.accessLog ? AccessLog(json: configuration.log.formatter != "text") : nil)
+        accessLog: accessLog)
     let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
     let server: HTTPServerBuilder
     if let tls = configuration.http.tls {
@@ -42,6 +43,7 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
         server = http1
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
+    if let accessLog { services.append(accessLog) }
     if !configuration.health.isEmpty { services.append(health) }
     if !configuration.notifications.endpoints.isEmpty {
         let host = ProcessInfo.processInfo.hostName

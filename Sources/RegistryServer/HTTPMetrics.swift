@@ -3,62 +3,86 @@ import Synchronization
 
 /// Distribution's HTTP metrics (`registry_http_*`), labelled by route name, never by repository.
 ///
-/// The metric objects are made once per label set and kept: the factory behind swift-metrics
-/// looks them up under a lock, which the hot path should not pay per request.
+/// The metric objects are made on first use of a label set and kept in arrays indexed by route
+/// and method, so the hot path does no string hashing and no factory lookup (the factory behind
+/// swift-metrics looks its objects up under a lock), and `/metrics` lists only what was used.
 final class HTTPMetrics: Sendable {
-    private struct Key: Hashable {
-        let handler: String
-        let method: String
-        let code: Int
-    }
+    /// The routes' label values, in `RegistryRoute.handlerIndex` order; the last is "unknown".
+    static let handlers = ["base", "catalog", "tags", "manifest", "blob", "blob_upload", "blob_upload_chunk", "referrers",
+                           "unknown"]
+    /// The methods' label values (lower case, as Distribution's go-metrics writes them); the last is "other".
+    static let methods = ["get", "head", "put", "post", "patch", "delete", "other"]
 
-    private struct PerRoute: Sendable {
+    private final class PerRoute: Sendable {
         let duration: Metrics.Timer
         let requestSize: Recorder
         let responseSize: Recorder
-    }
+        /// `registry_http_requests_total` by status code, made on first use.
+        let counters = Mutex<[Int: Counter]>([:])
 
-    private let counters = Mutex<[Key: Counter]>([:])
-    private let perRoute = Mutex<[Key: PerRoute]>([:])
-    private let inFlight = Mutex<[String: Meter]>([:])
-
-    func started(_ handler: String) {
-        meter(handler).increment()
-    }
-
-    func finished(_ handler: String, method: String, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?,
-                  wasInFlight: Bool) {
-        if wasInFlight { meter(handler).decrement() }
-        let key = Key(handler: handler, method: method, code: code)
-        let counter = counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: "registry_http_requests_total",
-                                  dimensions: [("code", "\(code)"), ("handler", handler), ("method", method)])
-            counters[key] = counter
-            return counter
+        init(duration: Metrics.Timer, requestSize: Recorder, responseSize: Recorder) {
+            self.duration = duration
+            self.requestSize = requestSize
+            self.responseSize = responseSize
         }
-        counter.increment()
-        let routeKey = Key(handler: handler, method: method, code: 0)
-        let route = perRoute.withLock { routes in
-            if let route = routes[routeKey] { return route }
-            let dimensions = [("handler", handler), ("method", method)]
-            let route = PerRoute(duration: Metrics.Timer(label: "registry_http_request_duration_seconds", dimensions: dimensions),
-                                 requestSize: Recorder(label: "registry_http_request_size_bytes", dimensions: dimensions),
-                                 responseSize: Recorder(label: "registry_http_response_size_bytes", dimensions: dimensions))
-            routes[routeKey] = route
-            return route
-        }
-        route.duration.recordNanoseconds(nanoseconds)
-        route.requestSize.record(requestSize ?? 0)
-        if let responseSize { route.responseSize.record(responseSize) }
     }
 
-    private func meter(_ handler: String) -> Meter {
+    private let routes = Mutex<[PerRoute?]>(Array(repeating: nil, count: handlers.count * methods.count))
+    private let inFlight = Mutex<[Meter?]>(Array(repeating: nil, count: handlers.count))
+
+    private func meter(_ handler: Int) -> Meter {
         inFlight.withLock { meters in
             if let meter = meters[handler] { return meter }
-            let meter = Meter(label: "registry_http_in_flight_requests", dimensions: [("handler", handler)])
+            let meter = Meter(label: "registry_http_in_flight_requests", dimensions: [("handler", Self.handlers[handler])])
             meters[handler] = meter
             return meter
         }
+    }
+
+    private func route(_ handler: Int, _ method: Int) -> PerRoute {
+        routes.withLock { routes in
+            let slot = handler * Self.methods.count + method
+            if let route = routes[slot] { return route }
+            let dimensions = [("handler", Self.handlers[handler]), ("method", Self.methods[method])]
+            let route = PerRoute(
+                duration: Metrics.Timer(label: "registry_http_request_duration_seconds", dimensions: dimensions),
+                requestSize: Recorder(label: "registry_http_request_size_bytes", dimensions: dimensions),
+                responseSize: Recorder(label: "registry_http_response_size_bytes", dimensions: dimensions))
+            routes[slot] = route
+            return route
+        }
+    }
+
+    static func methodIndex(_ method: String) -> Int {
+        switch method {
+        case "GET": 0
+        case "HEAD": 1
+        case "PUT": 2
+        case "POST": 3
+        case "PATCH": 4
+        case "DELETE": 5
+        default: 6
+        }
+    }
+
+    func started(_ handler: Int) {
+        meter(handler).increment()
+    }
+
+    func finished(_ handler: Int, method: Int, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?,
+                  wasInFlight: Bool) {
+        if wasInFlight { meter(handler).decrement() }
+        let route = route(handler, method)
+        let counter = route.counters.withLock { counters in
+            if let counter = counters[code] { return counter }
+            let counter = Counter(label: "registry_http_requests_total", dimensions: [
+                ("code", "\(code)"), ("handler", Self.handlers[handler]), ("method", Self.methods[method])])
+            counters[code] = counter
+            return counter
+        }
+        counter.increment()
+        route.duration.recordNanoseconds(nanoseconds)
+        route.requestSize.record(requestSize ?? 0)
+        if let responseSize { route.responseSize.record(responseSize) }
     }
 }

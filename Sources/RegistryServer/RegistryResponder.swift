@@ -22,10 +22,13 @@ struct RegistryResponder: HTTPResponder {
 
     /// What the request turned out to be, filled in while it is handled, for metrics and the access log.
     private struct Observation {
-        var handler = "unknown"
+        /// The route's index in `HTTPMetrics.handlers`.
+        var handler = HTTPMetrics.handlers.count - 1
         var user: String?
         /// Counted in `registry_http_in_flight_requests` (from the moment the route was known).
         var inFlight = false
+        /// A blob GET: its body streams from storage after the handler returned.
+        var streamsBody = false
     }
 
     init(endpoints: Endpoints, health: HealthMonitor? = nil, metrics: HTTPMetrics? = nil, accessLog: AccessLog? = nil) {
@@ -50,34 +53,55 @@ struct RegistryResponder: HTTPResponder {
         let start = ContinuousClock.now
         var observation = Observation()
         var response = await respond(to: request, context: context, observation: &observation)
-        let handler = observation.handler
-        let user = observation.user
-        let method = request.method.rawValue
-        let status = response.status.code
-        let bytes = response.headers[.contentLength].flatMap { Int($0) }
-        let requestSize = request.headers[.contentLength].flatMap { Int($0) }
-        let uri = String(request.uri.description.prefix(2048))
-        let userAgent = request.headers[.userAgent]
-        let referer = request.headers[.referer]
-        let remote = context.clientIP
-        let id = context.id
-        let inFlight = observation.inFlight
-        let (metrics, accessLog) = (self.metrics, self.accessLog)
-        // Recorded once the body is written, so a streamed blob counts its whole transfer.
+        let record = Record(start: start, metrics: metrics, accessLog: accessLog, handler: observation.handler,
+                            method: request.method.rawValue, status: response.status.code,
+                            bytes: response.headers[.contentLength].flatMap { Int($0) },
+                            requestSize: request.headers[.contentLength].flatMap { Int($0) },
+                            inFlight: observation.inFlight,
+                            entry: accessLog == nil ? nil : AccessLog.Entry(
+                                remoteAddress: context.clientIP, user: observation.user, method: request.method.rawValue,
+                                uri: String(request.uri.description.prefix(2048)), status: response.status.code,
+                                bytes: nil, referer: request.headers[.referer], userAgent: request.headers[.userAgent],
+                                nanoseconds: 0, requestID: context.id))
+        // A streamed blob is recorded once its body is written, so it counts the whole transfer.
+        // Every other response is a buffer already: recorded now, and left as a buffer, which
+        // the server writes with its head in one go (a wrapped body would cost a write more).
+        guard observation.streamsBody else {
+            record.write()
+            return response
+        }
         let body = response.body
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            defer {
-                let elapsed = ContinuousClock.now - start
-                let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-                metrics?.finished(handler, method: method.lowercased(), code: status, nanoseconds: nanoseconds,
-                                  requestSize: requestSize, responseSize: bytes, wasInFlight: inFlight)
-                accessLog?.write(AccessLog.Entry(remoteAddress: remote, user: user, method: method, uri: uri, status: status,
-                                                 bytes: bytes, referer: referer, userAgent: userAgent,
-                                                 seconds: Double(nanoseconds) / 1e9, requestID: id))
-            }
+            defer { record.write() }
             try await body.write(writer)
         }
         return response
+    }
+
+    /// What metrics and the access log keep of one request, written when it is done.
+    private struct Record: Sendable {
+        let start: ContinuousClock.Instant
+        let metrics: HTTPMetrics?
+        let accessLog: AccessLog?
+        let handler: Int
+        let method: String
+        let status: Int
+        let bytes: Int?
+        let requestSize: Int?
+        let inFlight: Bool
+        let entry: AccessLog.Entry?
+
+        func write() {
+            let elapsed = (ContinuousClock.now - start).components
+            let nanoseconds = elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+            metrics?.finished(handler, method: HTTPMetrics.methodIndex(method), code: status, nanoseconds: nanoseconds,
+                              requestSize: requestSize, responseSize: bytes, wasInFlight: inFlight)
+            if let accessLog, var entry {
+                entry.bytes = bytes
+                entry.nanoseconds = nanoseconds
+                accessLog.write(entry)
+            }
+        }
     }
 
     private func respond(to request: Request, context: Context, observation: inout Observation) async -> Response {
@@ -111,12 +135,13 @@ struct RegistryResponder: HTTPResponder {
         guard let route = try RegistryRoute.parse(path) else {
             throw DistributionError(.unsupported, "no such endpoint", status: 404)
         }
-        observation.handler = route.handlerName
+        observation.handler = route.handlerIndex
+        if case .blob = route, request.method == .get { observation.streamsBody = true }
         if let health, !health.isHealthy {
             throw DistributionError(.unavailable, "service unavailable: a health check is failing", status: 503)
         }
         if let metrics {
-            metrics.started(route.handlerName)
+            metrics.started(route.handlerIndex)
             observation.inFlight = true
         }
         let query = request.uri.queryParameters
@@ -229,17 +254,18 @@ extension RegistryRoute {
         return false
     }
 
-    /// The route's name as Distribution's metrics label it (`handler`): bounded, never a repository.
-    var handlerName: String {
+    /// The route's place in `HTTPMetrics.handlers`, the names Distribution's metrics label it
+    /// with (`handler`): bounded, never a repository.
+    var handlerIndex: Int {
         switch self {
-        case .base: "base"
-        case .catalog: "catalog"
-        case .tags: "tags"
-        case .manifest: "manifest"
-        case .blob: "blob"
-        case .uploads: "blob_upload"
-        case .upload: "blob_upload_chunk"
-        case .referrers: "referrers"
+        case .base: 0
+        case .catalog: 1
+        case .tags: 2
+        case .manifest: 3
+        case .blob: 4
+        case .uploads: 5
+        case .upload: 6
+        case .referrers: 7
         }
     }
 }
