@@ -51,8 +51,8 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
                                      scheme: configuration.http.tls == nil ? "http" : "https",
                                      sourceAddress: "\(host):\(configuration.http.address.port)",
                                      instanceID: UUID().uuidString.lowercased())
-        services.append(NotificationService(settings: configuration.notifications, registry: registry,
-                                            envelope: envelope, logger: logger))
+        services.append(try await NotificationService(settings: configuration.notifications, registry: registry,
+                                                      envelope: envelope, logger: logger))
     }
     if let address = configuration.debug.address {
         services.append(DebugServer.make(settings: configuration.debug, address: address, health: health,

@@ -21,9 +21,13 @@ final class NotificationService: Service, Sendable {
     private let envelope: EventEnvelope
     private let logger: Logger
     private let published: Published
+    /// Where each endpoint resumes, read before the server accepts a request, so a new endpoint's
+    /// cursor never passes an event made after start-up.
+    private let cursors: [String: Int64]
     static let batchLimit = 100
 
-    init(settings: NotificationSettings, registry: Registry, envelope: EventEnvelope, logger: Logger) {
+    init(settings: NotificationSettings, registry: Registry, envelope: EventEnvelope, logger: Logger) async throws {
+        cursors = try await registry.metadata.prepareEventCursors(settings.endpoints.map(\.name))
         self.settings = settings
         self.registry = registry
         self.envelope = envelope
@@ -39,7 +43,6 @@ final class NotificationService: Service, Sendable {
     }
 
     func run() async throws {
-        let cursors = try await registry.metadata.prepareEventCursors(settings.endpoints.map(\.name))
         await withDiscardingTaskGroup { group in
             group.addTask { await self.flushPulls() }
             for endpoint in settings.endpoints {
