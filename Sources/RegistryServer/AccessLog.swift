@@ -38,10 +38,12 @@ final class AccessLog: Service, Sendable {
     static let flushSize = 64 << 10
 
     func write(_ entry: Entry) {
-        let line = json ? jsonLine(entry) : combinedLine(entry)
+        // The text form is built as bytes, with no intermediate strings: it runs on an event
+        // loop for every request.
+        var line = json ? Array(jsonLine(entry).utf8) : combinedBytes(entry)
+        line.append(0x0A)
         let full = pending.withLock { pending -> [UInt8]? in
-            pending.append(contentsOf: line.utf8)
-            pending.append(0x0A)
+            pending.append(contentsOf: line)
             guard pending.count >= Self.flushSize else { return nil }
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
@@ -77,14 +79,55 @@ final class AccessLog: Service, Sendable {
         }
     }
 
-    func combinedLine(_ entry: Entry) -> String {
-        let user = entry.user.map(Self.token) ?? "-"
-        let bytes = entry.bytes.map(String.init) ?? "-"
-        let referer = Self.quoted(entry.referer ?? "-")
-        let agent = Self.quoted(entry.userAgent ?? "-")
-        let request = Self.quoted("\(entry.method) \(entry.uri) HTTP/1.1")
-        let duration = Self.seconds(entry.nanoseconds, digits: 4)
-        return "\(entry.remoteAddress) - \(user) [\(now().text)] \(request) \(entry.status) \(bytes) \(referer) \(agent) \(duration) \(entry.requestID)"
+    func combinedBytes(_ entry: Entry) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + entry.uri.utf8.count + (entry.userAgent?.utf8.count ?? 0))
+        out.append(contentsOf: entry.remoteAddress.utf8)
+        out.append(contentsOf: " - ".utf8)
+        if let user = entry.user { Self.appendToken(user, to: &out) } else { out.append(0x2D) }
+        out.append(contentsOf: " [".utf8)
+        out.append(contentsOf: now().text.utf8)
+        out.append(contentsOf: "] \"".utf8)
+        Self.appendEscaped(entry.method, to: &out)
+        out.append(0x20)
+        Self.appendEscaped(entry.uri, to: &out)
+        out.append(contentsOf: " HTTP/1.1\" ".utf8)
+        out.append(contentsOf: String(entry.status).utf8)
+        out.append(0x20)
+        if let bytes = entry.bytes { out.append(contentsOf: String(bytes).utf8) } else { out.append(0x2D) }
+        out.append(contentsOf: " \"".utf8)
+        Self.appendEscaped(entry.referer ?? "-", to: &out)
+        out.append(contentsOf: "\" \"".utf8)
+        Self.appendEscaped(entry.userAgent ?? "-", to: &out)
+        out.append(contentsOf: "\" ".utf8)
+        out.append(contentsOf: Self.seconds(entry.nanoseconds, digits: 4).utf8)
+        out.append(0x20)
+        out.append(contentsOf: entry.requestID.utf8)
+        return out
+    }
+
+    /// A value inside the double quotes of the combined format: quotes, backslashes and control
+    /// bytes escaped, so a client cannot forge a line; at most 2 KiB of it.
+    private static func appendEscaped(_ text: String, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in text.utf8.prefix(2048) {
+            switch byte {
+            case 0x22, 0x5C:
+                out.append(0x5C)
+                out.append(byte)
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: [0x5C, 0x78, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            default:
+                out.append(byte)
+            }
+        }
+    }
+
+    /// A user name as one field: spaces and control bytes would split or forge the line.
+    private static func appendToken(_ text: String, to out: inout [UInt8]) {
+        let start = out.count
+        for byte in text.utf8.prefix(256) { out.append(byte <= 0x20 || byte == 0x7F ? 0x5F : byte) }
+        if out.count == start { out.append(0x2D) }
     }
 
     func jsonLine(_ entry: Entry) -> String {
@@ -136,30 +179,6 @@ final class AccessLog: Service, Sendable {
         for _ in 0..<digits { unit *= 10 }
         let fraction = String(units % unit)
         return "\(units / unit)." + String(repeating: "0", count: digits - fraction.count) + fraction
-    }
-
-    /// A value inside double quotes, with quotes, backslashes and control bytes escaped, so a
-    /// client cannot forge a line.
-    static func quoted(_ text: String) -> String {
-        if text.utf8.count <= 2048, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars.prefix(2048) {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\x%02x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// A user name as one field: spaces and control bytes would split or forge the line.
-    static func token(_ text: String) -> String {
-        let cleaned = String(text.unicodeScalars.prefix(256).map { $0.value <= 0x20 || $0.value == 0x7F ? "_" : Character($0) })
-        return cleaned.isEmpty ? "-" : cleaned
     }
 
     static func jsonString(_ text: String) -> String {

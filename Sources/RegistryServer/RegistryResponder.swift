@@ -62,7 +62,7 @@ struct RegistryResponder: HTTPResponder {
                                 remoteAddress: context.clientIP, user: observation.user, method: request.method.rawValue,
                                 uri: String(request.uri.description.prefix(2048)), status: response.status.code,
                                 bytes: nil, referer: request.headers[.referer], userAgent: request.headers[.userAgent],
-                                nanoseconds: 0, requestID: context.id))
+                                nanoseconds: 0, requestID: context.requestID))
         // A streamed blob is recorded once its body is written, so it counts the whole transfer.
         // Every other response is a buffer already: recorded now, and left as a buffer, which
         // the server writes with its head in one go (a wrapped body would cost a write more).
@@ -151,7 +151,7 @@ struct RegistryResponder: HTTPResponder {
             return try await dispatch(route, request: request, query: query, mountSource: mountSource)
         }
         // Notifications report who asked: bound for the core's events of this request.
-        let origin = EventRequest(id: context.id, addr: context.clientAddress, host: request.head.authority ?? "",
+        let origin = EventRequest(id: context.requestID, addr: context.clientAddress, host: request.head.authority ?? "",
                                   method: request.method.rawValue, userAgent: request.headers[.userAgent] ?? "",
                                   actor: observation.user)
         return try await EventRequest.$current.withValue(origin) {
