@@ -40,15 +40,13 @@ extension Registry {
                           into repository: RepositoryName) async throws -> Bool {
         try ensureWritable()
         if source == nil && hasFromParameter { return false }
-        let mounted = { @Sendable (size: Int64) in
-            RegistryEvent(.mount, repository: repository, target: .blob(digest, size: size), source: source)
-        }
         let request = EventRequest.current
+        let mounted = { @Sendable (size: Int64) in
+            RegistryEvent(.mount, repository: repository, target: .blob(digest, size: size), source: source, request: request)
+        }
         guard let size = try await metadata.mountBlob(digest, from: source, into: repository,
                                                       protectedUntil: Self.now + 2 * protectionWindow,
-                                                      events: { [self] size in
-                                                          EventRequest.$current.withValue(request) { outboxPayloads(mounted(size)) }
-                                                      }) else {
+                                                      events: { [self] size in outboxPayloads(mounted(size)) }) else {
             return false
         }
         logger.info("blob mounted", metadata: ["repository": "\(repository)", "digest": "\(digest)",

@@ -173,13 +173,13 @@ extension Registry {
             case .tag(let tag):
                 tagCache.remove(tag, in: repository)
                 defer { tagCache.remove(tag, in: repository) }
-                let deleted = { @Sendable (digest: Digest) in
-                    RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest))
-                }
                 let request = EventRequest.current
-                guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard, events: { [self] digest in
-                    EventRequest.$current.withValue(request) { outboxPayloads(deleted(digest)) }
-                }) else {
+                let deleted = { @Sendable (digest: Digest) in
+                    RegistryEvent(.delete, repository: repository, target: .tag(tag, digest: digest, previous: digest),
+                                  request: request)
+                }
+                guard let digest = try await metadata.deleteTag(tag, in: repository, guard: tagGuard,
+                                                                events: { [self] digest in outboxPayloads(deleted(digest)) }) else {
                     throw DistributionError(.manifestUnknown, "manifest \(reference) is unknown to repository \(repository)")
                 }
                 events.publish(deleted(digest))

@@ -36,8 +36,11 @@ public struct RegistryEvent: Sendable, Equatable {
     /// For manifest pushes: what the manifest references (config, layers, children).
     public var references: [Descriptor]
 
+    /// `request` defaults to the one bound for the running task; a closure run on another thread
+    /// (inside a metadata transaction) passes it explicitly.
     public init(_ action: Action, repository: RepositoryName?, target: Target, tag: Tag? = nil,
-                source: RepositoryName? = nil, references: [Descriptor] = [], timestamp: Date = Date()) {
+                source: RepositoryName? = nil, references: [Descriptor] = [], timestamp: Date = Date(),
+                request: EventRequest? = EventRequest.current) {
         self.action = action
         self.repository = repository
         self.target = target
@@ -46,7 +49,7 @@ public struct RegistryEvent: Sendable, Equatable {
         self.timestamp = timestamp
         self.references = references
         self.id = UUID().uuidString.lowercased()
-        self.request = EventRequest.current
+        self.request = request
     }
 }
 

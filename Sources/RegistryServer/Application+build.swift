@@ -45,7 +45,10 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
     if let accessLog { services.append(accessLog) }
     if !configuration.health.isEmpty { services.append(health) }
-    if !configuration.notifications.endpoints.isEmpty {
+    if configuration.notifications.endpoints.isEmpty {
+        // Notifications switched off: an outbox left from before no longer waits for anyone.
+        _ = try await registry.metadata.prepareEventCursors([])
+    } else {
         let host = ProcessInfo.processInfo.hostName
         let envelope = EventEnvelope(externalHost: configuration.http.externalHost,
                                      scheme: configuration.http.tls == nil ? "http" : "https",

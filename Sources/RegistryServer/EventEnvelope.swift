@@ -63,7 +63,8 @@ struct EventEnvelope: Sendable {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let events = records.map { record -> Event in
             let request = record.request
-            let base = externalHost ?? "\(scheme)://\(request?.host.isEmpty == false ? request!.host : sourceAddress)"
+            let host = request.map(\.host).flatMap { $0.isEmpty ? nil : $0 } ?? sourceAddress
+            let base = externalHost ?? "\(scheme)://\(host)"
             let kind = record.isManifest ? "manifests" : "blobs"
             let url = record.digest.isEmpty ? "" : "\(base)/v2/\(record.repository)/\(kind)/\(record.digest)"
             return Event(

@@ -7,9 +7,34 @@ import Synchronization
 /// and method, so the hot path does no string hashing and no factory lookup (the factory behind
 /// swift-metrics looks its objects up under a lock), and `/metrics` lists only what was used.
 final class HTTPMetrics: Sendable {
-    /// The routes' label values, in `RegistryRoute.handlerIndex` order; the last is "unknown".
-    static let handlers = ["base", "catalog", "tags", "manifest", "blob", "blob_upload", "blob_upload_chunk", "referrers",
-                           "unknown"]
+    /// The `handler` label: the route's name as Distribution's metrics have it, never a repository.
+    enum Handler: Int, CaseIterable, Sendable {
+        case base, catalog, tags, manifest, blob, blobUpload, blobUploadChunk, referrers
+        /// A path that names no route.
+        case unknown
+
+        init(_ route: RegistryRoute) {
+            switch route {
+            case .base: self = .base
+            case .catalog: self = .catalog
+            case .tags: self = .tags
+            case .manifest: self = .manifest
+            case .blob: self = .blob
+            case .uploads: self = .blobUpload
+            case .upload: self = .blobUploadChunk
+            case .referrers: self = .referrers
+            }
+        }
+
+        var label: String {
+            switch self {
+            case .blobUpload: "blob_upload"
+            case .blobUploadChunk: "blob_upload_chunk"
+            default: "\(self)"
+            }
+        }
+    }
+
     /// The methods' label values (lower case, as Distribution's go-metrics writes them); the last is "other".
     static let methods = ["get", "head", "put", "post", "patch", "delete", "other"]
 
@@ -27,23 +52,23 @@ final class HTTPMetrics: Sendable {
         }
     }
 
-    private let routes = Mutex<[PerRoute?]>(Array(repeating: nil, count: handlers.count * methods.count))
-    private let inFlight = Mutex<[Meter?]>(Array(repeating: nil, count: handlers.count))
+    private let routes = Mutex<[PerRoute?]>(Array(repeating: nil, count: Handler.allCases.count * methods.count))
+    private let inFlight = Mutex<[Meter?]>(Array(repeating: nil, count: Handler.allCases.count))
 
-    private func meter(_ handler: Int) -> Meter {
+    private func meter(_ handler: Handler) -> Meter {
         inFlight.withLock { meters in
-            if let meter = meters[handler] { return meter }
-            let meter = Meter(label: "registry_http_in_flight_requests", dimensions: [("handler", Self.handlers[handler])])
-            meters[handler] = meter
+            if let meter = meters[handler.rawValue] { return meter }
+            let meter = Meter(label: "registry_http_in_flight_requests", dimensions: [("handler", handler.label)])
+            meters[handler.rawValue] = meter
             return meter
         }
     }
 
-    private func route(_ handler: Int, _ method: Int) -> PerRoute {
+    private func route(_ handler: Handler, _ method: Int) -> PerRoute {
         routes.withLock { routes in
-            let slot = handler * Self.methods.count + method
+            let slot = handler.rawValue * Self.methods.count + method
             if let route = routes[slot] { return route }
-            let dimensions = [("handler", Self.handlers[handler]), ("method", Self.methods[method])]
+            let dimensions = [("handler", handler.label), ("method", Self.methods[method])]
             let route = PerRoute(
                 duration: Metrics.Timer(label: "registry_http_request_duration_seconds", dimensions: dimensions),
                 requestSize: Recorder(label: "registry_http_request_size_bytes", dimensions: dimensions),
@@ -65,18 +90,18 @@ final class HTTPMetrics: Sendable {
         }
     }
 
-    func started(_ handler: Int) {
+    func started(_ handler: Handler) {
         meter(handler).increment()
     }
 
-    func finished(_ handler: Int, method: Int, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?,
+    func finished(_ handler: Handler, method: Int, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?,
                   wasInFlight: Bool) {
         if wasInFlight { meter(handler).decrement() }
         let route = route(handler, method)
         let counter = route.counters.withLock { counters in
             if let counter = counters[code] { return counter }
             let counter = Counter(label: "registry_http_requests_total", dimensions: [
-                ("code", "\(code)"), ("handler", Self.handlers[handler]), ("method", Self.methods[method])])
+                ("code", "\(code)"), ("handler", handler.label), ("method", Self.methods[method])])
             counters[code] = counter
             return counter
         }

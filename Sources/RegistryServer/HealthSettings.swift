@@ -53,11 +53,14 @@ public struct HealthSettings: Sendable {
         settings.storage.schedule = schedule("health.storagedriver", &tree)
         for index in 0..<tree.count("health.file") {
             let key = "health.file[\(index)]"
+            tree.reportUnknownKeys(in: key, allowed: ["file", "interval", "threshold"], refuse: false)
             guard let path = tree.string("\(key).file") else { tree.problem("\(key).file: required"); continue }
             settings.files.append(FileCheck(path: path, schedule: schedule(key, &tree)))
         }
         for index in 0..<tree.count("health.http") {
             let key = "health.http[\(index)]"
+            tree.reportUnknownKeys(in: key, allowed: ["uri", "headers", "statuscode", "timeout", "interval", "threshold"],
+                                   refuse: false)
             guard let uri = tree.string("\(key).uri") else { tree.problem("\(key).uri: required"); continue }
             guard let url = URL(string: uri), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 tree.problem("\(key).uri: expected an http or https URL, got \"\(uri.prefix(200))\"")
@@ -72,6 +75,7 @@ public struct HealthSettings: Sendable {
         }
         for index in 0..<tree.count("health.tcp") {
             let key = "health.tcp[\(index)]"
+            tree.reportUnknownKeys(in: key, allowed: ["addr", "timeout", "interval", "threshold"], refuse: false)
             guard let address = tree.string("\(key).addr") else { tree.problem("\(key).addr: required"); continue }
             guard ListenAddress(address) != nil else {
                 tree.problem("\(key).addr: expected host:port, got \"\(address.prefix(200))\"")

@@ -37,6 +37,9 @@ public struct NotificationSettings: Sendable {
         var names: Set<String> = []
         for index in 0..<tree.count("notifications.endpoints") {
             let key = "notifications.endpoints[\(index)]"
+            tree.reportUnknownKeys(in: key, allowed: ["name", "disabled", "url", "headers", "timeout", "threshold", "backoff",
+                                                      "maxbackoff", "ignoredmediatypes", "ignore"], refuse: false)
+            tree.reportUnknownKeys(in: "\(key).ignore", allowed: ["mediatypes", "actions"], refuse: false)
             guard let name = tree.string("\(key).name"), !name.isEmpty else { tree.problem("\(key).name: required"); continue }
             if !names.insert(name).inserted { tree.problem("\(key).name: \"\(name.prefix(100))\" is used by another endpoint") }
             let text = tree.string("\(key).url") ?? ""

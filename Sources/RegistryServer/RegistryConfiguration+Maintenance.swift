@@ -41,36 +41,24 @@ extension RegistryConfiguration {
 
         let retention = "storage.maintenance.retention"
         config.retention.dryRun = tree.bool("\(retention).dryrun", default: config.retention.dryRun)
-        if let raw = tree.value("\(retention).policies") {
-            if let list = raw as? [Any] {
-                for (index, entry) in list.enumerated() {
-                    if let policy = parsePolicy(entry, key: "\(retention).policies[\(index)]", tree: &tree) {
-                        config.retention.policies.append(policy)
-                    }
-                }
-            } else {
-                tree.problem("\(retention).policies: expected a list of policies")
+        for index in 0..<tree.count("\(retention).policies") {
+            if let policy = parsePolicy("\(retention).policies[\(index)]", tree: &tree) {
+                config.retention.policies.append(policy)
             }
         }
 
-        if let raw = tree.value("immutabletags") {
-            if let list = raw as? [Any] {
-                for (index, entry) in list.enumerated() {
-                    let key = "immutabletags[\(index)]"
-                    guard let map = entry as? [String: Any] else {
-                        tree.problem("\(key): expected a mapping with repositories and tags")
-                        continue
-                    }
-                    unknownKeys(map, allowed: ["repositories", "tags"], key: key, tree: &tree)
-                    let repositories = globs(map["repositories"], key: "\(key).repositories", tree: &tree)
-                    let tags = globs(map["tags"], key: "\(key).tags", tree: &tree)
-                    if map["repositories"] == nil { tree.problem("\(key).repositories: required") }
-                    if map["tags"] == nil { tree.problem("\(key).tags: required") }
-                    config.immutableTags.append(ImmutableTagRule(repositories: repositories, tags: tags, index: index))
-                }
-            } else {
-                tree.problem("immutabletags: expected a list of rules")
+        for index in 0..<tree.count("immutabletags") {
+            let key = "immutabletags[\(index)]"
+            guard tree.value(key) is [String: Any] else {
+                tree.problem("\(key): expected a mapping with repositories and tags")
+                continue
             }
+            tree.reportUnknownKeys(in: key, allowed: ["repositories", "tags"], refuse: true)
+            let repositories = globs("\(key).repositories", tree: &tree)
+            let tags = globs("\(key).tags", tree: &tree)
+            if !tree.contains("\(key).repositories") { tree.problem("\(key).repositories: required") }
+            if !tree.contains("\(key).tags") { tree.problem("\(key).tags: required") }
+            config.immutableTags.append(ImmutableTagRule(repositories: repositories, tags: tags, index: index))
         }
     }
 
@@ -86,40 +74,31 @@ extension RegistryConfiguration {
         return settings
     }
 
-    private static func parsePolicy(_ entry: Any, key: String, tree: inout ConfigurationTree) -> RetentionPolicy? {
-        guard let map = entry as? [String: Any] else {
+    private static func parsePolicy(_ key: String, tree: inout ConfigurationTree) -> RetentionPolicy? {
+        guard tree.value(key) is [String: Any] else {
             tree.problem("\(key): expected a mapping with repositories and keeptags")
             return nil
         }
-        unknownKeys(map, allowed: ["repositories", "keeptags", "deleteuntagged"], key: key, tree: &tree)
-        let repositories = globs(map["repositories"], key: "\(key).repositories", tree: &tree)
-        if map["repositories"] == nil { tree.problem("\(key).repositories: required") }
+        tree.reportUnknownKeys(in: key, allowed: ["repositories", "keeptags", "deleteuntagged"], refuse: true)
+        let repositories = globs("\(key).repositories", tree: &tree)
+        if !tree.contains("\(key).repositories") { tree.problem("\(key).repositories: required") }
         var rules: [RetentionPolicy.KeepRule] = []
-        if let raw = map["keeptags"] {
-            if let list = raw as? [Any] {
-                for (index, item) in list.enumerated() {
-                    if let rule = parseKeepRule(item, key: "\(key).keeptags[\(index)]", tree: &tree) { rules.append(rule) }
-                }
-            } else {
-                tree.problem("\(key).keeptags: expected a list of rules")
-            }
+        for index in 0..<tree.count("\(key).keeptags") {
+            if let rule = parseKeepRule("\(key).keeptags[\(index)]", tree: &tree) { rules.append(rule) }
         }
-        var deleteUntagged = false
-        if let raw = map["deleteuntagged"] {
-            if let flag = raw as? Bool { deleteUntagged = flag } else { tree.problem("\(key).deleteuntagged: expected true or false") }
-        }
-        return RetentionPolicy(repositories: repositories, keepTags: rules, deleteUntagged: deleteUntagged)
+        return RetentionPolicy(repositories: repositories, keepTags: rules,
+                               deleteUntagged: tree.bool("\(key).deleteuntagged", default: false))
     }
 
-    private static func parseKeepRule(_ item: Any, key: String, tree: inout ConfigurationTree) -> RetentionPolicy.KeepRule? {
-        guard let map = item as? [String: Any] else {
+    private static func parseKeepRule(_ key: String, tree: inout ConfigurationTree) -> RetentionPolicy.KeepRule? {
+        guard tree.value(key) is [String: Any] else {
             tree.problem("\(key): expected a mapping")
             return nil
         }
-        unknownKeys(map, allowed: ["patterns", "mostrecentlypushedcount", "mostrecentlypulledcount", "pushedwithin", "pulledwithin"],
-                    key: key, tree: &tree)
+        tree.reportUnknownKeys(in: key, allowed: ["patterns", "mostrecentlypushedcount", "mostrecentlypulledcount",
+                                                  "pushedwithin", "pulledwithin"], refuse: true)
         var rule = RetentionPolicy.KeepRule()
-        for (index, source) in strings(map["patterns"], key: "\(key).patterns", tree: &tree).enumerated() {
+        for (index, source) in tree.strings("\(key).patterns").enumerated() {
             do {
                 rule.patterns.append(try RegularExpression(source))
             } catch {
@@ -127,17 +106,14 @@ extension RegistryConfiguration {
             }
         }
         func count(_ name: String) -> Int? {
-            guard let raw = map[name] else { return nil }
-            if let value = raw as? Int, value >= 0 { return value }
-            tree.problem("\(key).\(name): expected a non-negative integer")
-            return nil
+            guard tree.contains("\(key).\(name)") else { return nil }
+            return tree.integer("\(key).\(name)", default: 0, in: 0...Int.max, expected: "a non-negative integer")
         }
         func duration(_ name: String) -> TimeInterval? {
-            guard let raw = map[name] else { return nil }
-            if let seconds = raw as? Int, seconds >= 0 { return TimeInterval(seconds) }
-            if let text = raw as? String, let seconds = ConfigurationTree.parseDuration(text) { return seconds }
-            tree.problem("\(key).\(name): expected a duration such as 720h or 30m")
-            return nil
+            guard tree.contains("\(key).\(name)") else { return nil }
+            let seconds = tree.duration("\(key).\(name)", default: 0)
+            if seconds < 0 { tree.problem("\(key).\(name): must not be negative") }
+            return seconds
         }
         rule.mostRecentlyPushedCount = count("mostrecentlypushedcount")
         rule.mostRecentlyPulledCount = count("mostrecentlypulledcount")
@@ -146,9 +122,9 @@ extension RegistryConfiguration {
         return rule
     }
 
-    private static func globs(_ raw: Any?, key: String, tree: inout ConfigurationTree) -> [GlobPattern] {
+    private static func globs(_ key: String, tree: inout ConfigurationTree) -> [GlobPattern] {
         var result: [GlobPattern] = []
-        for (index, source) in strings(raw, key: key, tree: &tree).enumerated() {
+        for (index, source) in tree.strings(key).enumerated() {
             do {
                 result.append(try GlobPattern(source))
             } catch {
@@ -156,19 +132,5 @@ extension RegistryConfiguration {
             }
         }
         return result
-    }
-
-    private static func strings(_ raw: Any?, key: String, tree: inout ConfigurationTree) -> [String] {
-        guard let raw else { return [] }
-        if let text = raw as? String { return [text] }
-        if let list = raw as? [Any], list.allSatisfy({ $0 is String }) { return list.compactMap { $0 as? String } }
-        tree.problem("\(key): expected a list of strings")
-        return []
-    }
-
-    private static func unknownKeys(_ map: [String: Any], allowed: Set<String>, key: String, tree: inout ConfigurationTree) {
-        for name in map.keys.sorted() where !allowed.contains(name) {
-            tree.problem("\(key).\(name): unknown key (expected one of \(allowed.sorted().joined(separator: ", ")))")
-        }
     }
 }

@@ -22,8 +22,7 @@ struct RegistryResponder: HTTPResponder {
 
     /// What the request turned out to be, filled in while it is handled, for metrics and the access log.
     private struct Observation {
-        /// The route's index in `HTTPMetrics.handlers`.
-        var handler = HTTPMetrics.handlers.count - 1
+        var handler = HTTPMetrics.Handler.unknown
         var user: String?
         /// Counted in `registry_http_in_flight_requests` (from the moment the route was known).
         var inFlight = false
@@ -83,7 +82,7 @@ struct RegistryResponder: HTTPResponder {
         let start: ContinuousClock.Instant
         let metrics: HTTPMetrics?
         let accessLog: AccessLog?
-        let handler: Int
+        let handler: HTTPMetrics.Handler
         let method: String
         let status: Int
         let bytes: Int?
@@ -135,13 +134,13 @@ struct RegistryResponder: HTTPResponder {
         guard let route = try RegistryRoute.parse(path) else {
             throw DistributionError(.unsupported, "no such endpoint", status: 404)
         }
-        observation.handler = route.handlerIndex
+        observation.handler = HTTPMetrics.Handler(route)
         if case .blob = route, request.method == .get { observation.streamsBody = true }
         if let health, !health.isHealthy {
             throw DistributionError(.unavailable, "service unavailable: a health check is failing", status: 503)
         }
         if let metrics {
-            metrics.started(route.handlerIndex)
+            metrics.started(observation.handler)
             observation.inFlight = true
         }
         let query = request.uri.queryParameters
@@ -252,20 +251,5 @@ extension RegistryRoute {
     var isUploadStart: Bool {
         if case .uploads = self { return true }
         return false
-    }
-
-    /// The route's place in `HTTPMetrics.handlers`, the names Distribution's metrics label it
-    /// with (`handler`): bounded, never a repository.
-    var handlerIndex: Int {
-        switch self {
-        case .base: 0
-        case .catalog: 1
-        case .tags: 2
-        case .manifest: 3
-        case .blob: 4
-        case .uploads: 5
-        case .upload: 6
-        case .referrers: 7
-        }
     }
 }

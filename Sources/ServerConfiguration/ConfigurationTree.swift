@@ -154,19 +154,29 @@ public struct ConfigurationTree {
         func walk(_ node: [String: Any], _ prefix: String) {
             for (key, child) in node.sorted(by: { $0.key < $1.key }) {
                 let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-                if opaque.contains(where: { path == $0 || path.hasPrefix($0 + ".") }) { continue }
-                if known.contains(path) { continue }
+                if known.contains(path) || opaque.contains(where: { path == $0 || path.hasPrefix($0 + ".") }) { continue }
                 if let dictionary = child as? [String: Any], known.contains(where: { $0.hasPrefix(path + ".") }) {
                     walk(dictionary, path)
-                } else if child is [String: Any] && known.contains(where: { $0.hasPrefix(path + ".") }) == false
-                            && !known.contains(path) {
-                    warnings.append("\(path): unknown configuration key; ignored")
                 } else {
                     warnings.append("\(path): unknown configuration key; ignored")
                 }
             }
         }
         walk(root, "")
+    }
+
+    /// For the mappings inside lists, which the known key paths do not reach: each key of the
+    /// mapping at `key` not in `allowed` is a problem when `refuse` (Berth's own lists), else a
+    /// warning (Distribution's lists, whose newer keys a Distribution config may carry).
+    public mutating func reportUnknownKeys(in key: String, allowed: Set<String>, refuse: Bool) {
+        guard let map = value(key) as? [String: Any] else { return }
+        for name in map.keys.sorted() where !allowed.contains(name) {
+            if !refuse {
+                warnings.append("\(key).\(name): unknown configuration key; ignored")
+            } else {
+                problems.append("\(key).\(name): unknown key (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
     }
 
     /// A whole number within `range`.

@@ -126,10 +126,10 @@ struct TokenEndpoint: Sendable {
         default:
             account = ""  // anonymous
         }
-        let granted = requested.map { configuration.acl.grant($0, to: account) }.filter { !$0.actions.isEmpty }
+        let grants = requested.map { configuration.acl.grant($0, to: account) }
+        let granted = grants.filter { !$0.actions.isEmpty }
         // "denied": a token is still issued (as the token spec has it) but not for all that was asked.
-        let deniedSome = zip(requested, requested.map { configuration.acl.grant($0, to: account) })
-            .contains { asked, given in !Set(asked.actions).isSubset(of: Set(given.actions)) }
+        let deniedSome = zip(requested, grants).contains { asked, given in !Set(asked.actions).isSubset(of: Set(given.actions)) }
         GrantMetrics.record(deniedSome ? .denied : .issued)
         let now = Date().timeIntervalSince1970
         let claims = TokenClaims(iss: configuration.issuer, sub: account, aud: [service], exp: now + configuration.expiration,

@@ -62,5 +62,9 @@ import Testing
         _ = try await store.prepareEventCursors(["a"])
         try await store.pruneEvents()
         #expect(try await store.events(after: 0, limit: 100).isEmpty)
+        // Notifications switched off: what was left waits for no one.
+        try await store.appendEvents([payload("left")])
+        #expect(try await store.prepareEventCursors([]).isEmpty)
+        #expect(try await store.events(after: 0, limit: 100).isEmpty)
     }
 }

@@ -88,6 +88,31 @@ import Testing
         }
     }
 
+    /// Mappings inside lists: an unknown key of Berth's own lists (retention, immutable tags) is
+    /// refused by its indexed path; one of Distribution's lists (notifications, health) warns.
+    @Test func unknownKeysInsideListsAreNamedByIndex() throws {
+        let refused = """
+        version: 0.1
+        storage: {maintenance: {retention: {policies: [{repositories: ["a/*"], keeptags: [{mostrecentlypushedcount: 2, bogus: 1}]}]}}}
+        immutabletags: [{repositories: ["a/*"], tags: ["v*"], extra: true}]
+        """
+        #expect {
+            _ = try RegistryConfiguration.parse(yaml: refused, environment: [:])
+        } throws: { error in
+            let problems = (error as? ConfigurationError)?.problems ?? []
+            return problems.contains { $0.hasPrefix("storage.maintenance.retention.policies[0].keeptags[0].bogus: unknown key") }
+                && problems.contains { $0.hasPrefix("immutabletags[0].extra: unknown key") }
+        }
+        let warned = try RegistryConfiguration.parse(yaml: """
+            version: 0.1
+            notifications: {endpoints: [{name: ci, url: "http://127.0.0.1:1/e", tiemout: 1s}]}
+            health: {tcp: [{addr: "127.0.0.1:1", treshold: 2}]}
+            """, environment: [:])
+        #expect(warned.warnings.contains("notifications.endpoints[0].tiemout: unknown configuration key; ignored"))
+        #expect(warned.warnings.contains("health.tcp[0].treshold: unknown configuration key; ignored"))
+        #expect(warned.notifications.endpoints.map(\.name) == ["ci"])
+    }
+
     /// Debian's own config.yml names a directory as its htpasswd file: `verify-config` must refuse
     /// it as `serve` would, not answer ok.
     @Test func anHtpasswdPathThatIsADirectoryIsRefused() {

@@ -3,6 +3,7 @@
 http.client / sockets send paths exactly as given (no normalisation of `..` or `%2e`), expose
 cut-off bodies and keep-alive behaviour, which requests would hide.
 """
+import base64
 import http.client
 import json
 import socket
@@ -49,6 +50,11 @@ def raw(reg, method, path, body=None, headers=None, timeout=30) -> Reply:
         return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
     finally:
         conn.close()
+
+
+def basic_auth(user: str, password: str) -> dict:
+    """The `Authorization` header of HTTP Basic credentials."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def assert_error(reply: Reply, statuses, codes):

@@ -9,20 +9,20 @@ was answered) and answers with the status the test sets.
 """
 from __future__ import annotations
 
-import base64
 import collections
 import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from images import OCI_MANIFEST, make_busybox_oci_layout
 from programs import free_port
-from registry_http import push_blob, raw
+from polling import wait_until
+from registry_http import basic_auth, push_blob, raw
 from skopeo_support import skopeo_copy
 
 ENVELOPE = "application/vnd.docker.distribution.events.v2+json"
@@ -168,18 +168,6 @@ def _short(event: dict) -> str:
 
 # ----- helpers
 
-def wait_until(what: str, predicate, timeout: float = 30.0, detail=lambda: ""):
-    """Poll predicate() until it returns something truthy; fail with `what` and detail() after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{detail()}")
-        time.sleep(0.05)
-
-
 def endpoint(name: str, receiver: Receiver, path: str = "/events", **extra) -> dict:
     config = {"name": name, "url": receiver.url(path), "timeout": "1s", "backoff": "100ms", "maxbackoff": "500ms"}
     config.update(extra)
@@ -228,10 +216,6 @@ def blob_digests(image) -> list[str]:
     return [d for d, _, _ in image.layers] + [image.config_digest]
 
 
-def basic_auth(user: str, password: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
 def details(reg, *receivers):
     return lambda: "\n".join([r.summary() for r in receivers] + [reg.log_tail(40)])
 
@@ -271,7 +255,7 @@ def test_events_arrive_with_the_right_content(receivers, make_registry, tmp_path
         ev = rx.delivered()
         return (find(ev, "push", digest, repo) and all(find(ev, "push", d, repo) for d in blob_digests(image))
                 and find(ev, "pull", digest, repo) and find(ev, "delete", digest, repo))
-    wait_until("the manifest and blob push, the manifest pull and the delete events", complete,
+    wait_until(complete, what="the manifest and blob push, the manifest pull and the delete events",
                detail=details(reg, rx))
     events = rx.delivered()
 
@@ -333,7 +317,7 @@ def test_events_made_while_the_receiver_fails_arrive_in_order(receivers, make_re
         push(reg, image, repo, image.tag)
 
     failed = rx.count(503)
-    wait_until("three more failed deliveries (503) after the pushes", lambda: rx.count(503) >= failed + 3,
+    wait_until(lambda: rx.count(503) >= failed + 3, what="three more failed deliveries (503) after the pushes",
                detail=details(reg, rx))
     rx.status = 200
 
@@ -341,7 +325,7 @@ def test_events_made_while_the_receiver_fails_arrive_in_order(receivers, make_re
         ev = rx.delivered()
         return all(find(ev, "push", img.manifest_digest, repo) and all(find(ev, "push", d, repo) for d in blob_digests(img))
                    for img in images)
-    wait_until("every push event once the receiver answers 200", complete, detail=details(reg, rx))
+    wait_until(complete, what="every push event once the receiver answers 200", detail=details(reg, rx))
 
     events = rx.delivered()
     order = [first_index(events, "push", img.manifest_digest) for img in images]
@@ -377,8 +361,7 @@ def test_kill_9_loses_no_pending_push_event(receivers, make_registry, tmp_path):
         return [e for e in dedupe(rx.delivered()) if e.get("action") == "push"
                 and e["target"].get("digest") in {d for d, _ in expected}]
 
-    wait_until("the push events made before the kill -9",
-               lambda: {(e["target"]["digest"], e["target"].get("tag")) for e in manifest_pushes()} >= expected,
+    wait_until(lambda: {(e["target"]["digest"], e["target"].get("tag")) for e in manifest_pushes()} >= expected, what="the push events made before the kill -9",
                detail=details(reg, rx))
     got = collections.Counter((e["target"]["digest"], e["target"].get("tag")) for e in manifest_pushes())
     assert set(got) == expected, got
@@ -403,18 +386,15 @@ def test_ignore_rules_drop_pulls_and_ignored_media_types(receivers, make_registr
     push(reg, image, repo, "v1")
     skopeo_copy(reg.ref(repo, "v1"), f"oci:{tmp_path / 'pulled'}:v1", reg, "--quiet")
     plain = push_blob(reg, repo, b"a plain blob, pushed with one POST\n")
-    wait_until("the pull and the plain blob's push at the endpoint without ignore rules",
-               lambda: find(everything.delivered(), "pull", image.manifest_digest, repo)
-               and find(everything.delivered(), "push", plain, repo), detail=details(reg, everything))
+    wait_until(lambda: find(everything.delivered(), "pull", image.manifest_digest, repo)
+               and find(everything.delivered(), "push", plain, repo), what="the pull and the plain blob's push at the endpoint without ignore rules", detail=details(reg, everything))
 
     # Pushed after the pull events reached the outbox: in-order delivery puts them before it.
     marker = layout(tmp_path, "marker", "marker")
     push(reg, marker, repo, "marker")
-    wait_until("the marker manifest push at the filtered endpoint",
-               lambda: find(filtered.delivered(), "push", marker.manifest_digest, repo),
+    wait_until(lambda: find(filtered.delivered(), "push", marker.manifest_digest, repo), what="the marker manifest push at the filtered endpoint",
                detail=details(reg, everything, filtered))
-    wait_until("the marker manifest push at the endpoint without ignore rules",
-               lambda: find(everything.delivered(), "push", marker.manifest_digest, repo),
+    wait_until(lambda: find(everything.delivered(), "push", marker.manifest_digest, repo), what="the marker manifest push at the endpoint without ignore rules",
                detail=details(reg, everything, filtered))
 
     got = [e for p in filtered.snapshot() for e in p.events]
@@ -453,7 +433,7 @@ def test_a_slow_endpoint_does_not_hold_up_a_fast_one(receivers, make_registry, t
     reg = make_registry(extra_config=notifications(endpoint("slow", slow, timeout="30s"), endpoint("fast", fast)))
     try:
         primer = push_blob(reg, repo, b"the first event: keeps the slow endpoint busy\n")
-        wait_until("the slow endpoint's first request", lambda: first, detail=details(reg, fast, slow))
+        wait_until(lambda: first, what="the slow endpoint's first request", detail=details(reg, fast, slow))
         push(reg, image, repo, "v1")
 
         def fast_complete():
@@ -462,10 +442,10 @@ def test_a_slow_endpoint_does_not_hold_up_a_fast_one(receivers, make_registry, t
             if done:
                 fast_has_it.set()
             return done or first[0].answered is not None
-        wait_until("the push events at the fast endpoint (or the slow endpoint's answer)", fast_complete,
+        wait_until(fast_complete, what="the push events at the fast endpoint (or the slow endpoint's answer)",
                    timeout=40, detail=details(reg, fast, slow))
         slow_first = first[0]
-        wait_until("the slow endpoint's first answer", lambda: slow_first.answered, detail=details(reg, fast, slow))
+        wait_until(lambda: slow_first.answered, what="the slow endpoint's first answer", detail=details(reg, fast, slow))
 
         seq = dict((d, s) for s, e in reversed(fast.delivered_with_seq()) if e.get("action") == "push"
                    for d in [e["target"].get("digest")])
@@ -477,8 +457,7 @@ def test_a_slow_endpoint_does_not_hold_up_a_fast_one(receivers, make_registry, t
                 (f"{d}: the fast endpoint received it at #{seq.get(d)}, not while the slow one held its first request "
                  f"(#{slow_first.received}..#{slow_first.answered})\n{fast.summary()}\n{slow.summary()}")
         release.set()
-        wait_until("the manifest push at the slow endpoint too",
-                   lambda: find(slow.delivered(), "push", image.manifest_digest, repo), detail=details(reg, fast, slow))
+        wait_until(lambda: find(slow.delivered(), "push", image.manifest_digest, repo), what="the manifest push at the slow endpoint too", detail=details(reg, fast, slow))
     finally:
         fast_has_it.set()
         release.set()

@@ -1,9 +1,9 @@
 """docs/operations.md end to end: a real Prometheus scraping berth-registry's debug listener, the
 health checks (storage driver on a read-only root, http against berth-auth, file, tcp), the
-access log in text and JSON, no secrets in any log of a token-auth run, and config validation.
+access log in text and JSON, no secrets in any log of a token-auth run, config validation,
+berth-auth's grant metrics and the GC metrics.
 
-Helpers of this module only (the shared support modules are left as they are):
-    wait_until(fn, timeout, what)   poll fn until it returns something truthy, or fail naming `what`
+Helpers of this module (waiting is polling.wait_until, shared with the other modules):
     OpsRegistry                     berth-registry with a debug listener; ready once /v2/ answers
                                     200, 401 or 503 (a failing health check answers 503) and the
                                     debug listener accepts connections
@@ -22,7 +22,6 @@ import re
 import socket
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,8 +31,9 @@ import yaml
 
 from certs import make_certs
 from images import OCI_MANIFEST, make_busybox_oci_layout, sha256_digest
+from polling import wait_until
 from programs import BERTH_AUTH, BERTH_REGISTRY, BerthAuth, ServerProcess, free_port, is_executable
-from registry_http import image_manifest, push_blob, raw
+from registry_http import basic_auth, image_manifest, push_blob, raw
 from registry_process import RegistryProcess, deep_merge, write_htpasswd
 from skopeo_support import skopeo
 
@@ -48,26 +48,6 @@ CLF_TIME = r"\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]"
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def wait_until(fn, timeout: float, what: str, interval: float = 0.05):
-    """Call fn until it returns something truthy (returned); exceptions count as "not yet".
-    Connection and parse errors count as "not yet"; an AssertionError raised by fn fails at once.
-    Raises AssertionError naming `what` and the last value or error after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-            last = value
-        except (OSError, ValueError, KeyError, IndexError, http.client.HTTPException,
-                requests.RequestException) as e:  # not ready yet
-            last = repr(e)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
-
 
 class Port:
     """Something registry_http.raw can send to: only .port."""
@@ -560,10 +540,6 @@ def test_tcp_check_fails_on_a_closed_port_and_passes_on_an_open_one(tmp_path, pr
 
 # ----------------------------------------------------------------------------- access log
 
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
 def lines_with(reg, needle):
     return [line for line in reg.log_since_start().splitlines() if needle in line]
 
@@ -571,7 +547,7 @@ def lines_with(reg, needle):
 def test_access_log_text_is_combined_log_format(tmp_path, procs):
     password = "text-log-pw-8c1e"
     reg = procs(OpsRegistry(tmp_path / "registry", debug=False, htpasswd={"alice": password}))
-    auth = {"Authorization": basic("alice", password)}
+    auth = basic_auth("alice", password)
     ok = reg.api(headers={**auth, "User-Agent": "ops-e2e/text-auth", "Referer": "http://ref.example/x"})
     assert ok.status == 200, ok
     anon = reg.api(headers={"User-Agent": "ops-e2e/text-anon"})
@@ -606,7 +582,7 @@ def test_access_log_json_one_object_per_request(tmp_path, procs):
     password = "json-log-pw-51aa"
     reg = procs(OpsRegistry(tmp_path / "registry", debug=False, htpasswd={"alice": password},
                             extra_config={"log": {"formatter": "json"}}))
-    auth = {"Authorization": basic("alice", password)}
+    auth = basic_auth("alice", password)
     got = reg.api(headers={**auth, "User-Agent": "ops-e2e/json-get"})
     assert got.status == 200, got
     head = reg.api("/v2/nope/app/manifests/x", "HEAD", headers={**auth, "User-Agent": "ops-e2e/json-head"})
@@ -811,7 +787,7 @@ def test_berth_auth_counts_grants_by_outcome(tmp_path, procs):
     certs = make_certs(auth_dir / "certs")
     write_htpasswd(auth_dir / "users.htpasswd", {"alice": "s3cret-grants"})
     port = free_port()
-    auth = procs(PlainBerthAuth(auth_dir, AUTH_CONFIG.format(port=port, tls=""), port=port, ca_cert=certs.ca))
+    procs(PlainBerthAuth(auth_dir, AUTH_CONFIG.format(port=port, tls=""), port=port, ca_cert=certs.ca))
     token = f"http://127.0.0.1:{port}/token"
     asks = [("alice", "s3cret-grants", "repository:alice/app:pull,push", 200),   # issued
             ("alice", "s3cret-grants", "repository:bob/app:pull", 200),          # denied: another's repository
