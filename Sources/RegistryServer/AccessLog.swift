@@ -1,17 +1,13 @@
 import Foundation
-import NIOPosix
-import ServiceLifecycle
 import Synchronization
 
 /// One line per request on stdout, as Distribution's access log: the combined log format with
 /// the duration and the request id after it, or a JSON object for `log.formatter: json`.
 ///
-/// Lines are gathered in memory and written whole, about every 100 ms (and at once past 64 KiB),
-/// on a thread of the pool for blocking work: a write per request would cost the event loops
-/// more than the request itself. Lines never interleave; a `kill -9` may lose the last 100 ms.
+/// Lines are formatted and written in batches by `RequestRecorder`, off the requests' path.
 /// It holds what a request was, never what authenticated it: no header but `User-Agent` and
 /// `Referer` is read, so no `Authorization`, token or password can reach it.
-final class AccessLog: Service, Sendable {
+final class AccessLog: Sendable {
     struct Entry: Sendable {
         var remoteAddress: String
         var user: String?
@@ -34,41 +30,15 @@ final class AccessLog: Service, Sendable {
     /// The timestamp changes once a second; it is formatted once a second, not per request.
     private let clock = Mutex<(second: Int, text: String, iso: String)>((-1, "", ""))
 
-    private let pending = Mutex<[UInt8]>([])
-    static let flushSize = 64 << 10
-
-    func write(_ entry: Entry) {
-        // The text form is built as bytes, with no intermediate strings: it runs on an event
-        // loop for every request.
-        var line = json ? Array(jsonLine(entry).utf8) : combinedBytes(entry)
-        line.append(0x0A)
-        let full = pending.withLock { pending -> [UInt8]? in
-            pending.append(contentsOf: line)
-            guard pending.count >= Self.flushSize else { return nil }
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
-        if let full { Self.writeOut(full) }
+    /// Appends the entry's line, newline included. The text form is built as bytes, with no
+    /// intermediate strings.
+    func append(_ entry: Entry, to out: inout [UInt8]) {
+        if json { out.append(contentsOf: jsonLine(entry).utf8) } else { out.append(contentsOf: combinedBytes(entry)) }
+        out.append(0x0A)
     }
 
-    /// Writes what was gathered, about every 100 ms, until the server stops; then the rest.
-    func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await pause(.milliseconds(100))
-            try? await NIOThreadPool.singleton.runIfActive { self.flush() }
-        }
-        flush()
-    }
-
-    func flush() {
-        let lines = pending.withLock { pending -> [UInt8] in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
-        if !lines.isEmpty { Self.writeOut(lines) }
-    }
-
-    private static func writeOut(_ bytes: [UInt8]) {
+    /// Writes lines to stdout whole (one `write` for a batch, so lines never interleave).
+    static func writeOut(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -30,11 +30,12 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
                                readOnly: configuration.storage.readOnly, logger: logger)
     let accessLog = configuration.log.accessLog ? AccessLog(json: configuration.log.formatter != "text") : nil
     let serveMetrics = metrics != nil && configuration.debug.prometheusEnabled && configuration.debug.address != nil
+    let httpMetrics = serveMetrics ? HTTPMetrics() : nil
+    let recorder = httpMetrics == nil && accessLog == nil ? nil : RequestRecorder(metrics: httpMetrics, accessLog: accessLog)
     let responder = RegistryResponder(
         endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator),
         health: configuration.health.isEmpty ? nil : health,
-        metrics: serveMetrics ? HTTPMetrics() : nil,
-        accessLog: accessLog)
+        recorder: recorder)
     let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
     let server: HTTPServerBuilder
     if let tls = configuration.http.tls {
@@ -43,7 +44,7 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
         server = http1
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
-    if let accessLog { services.append(accessLog) }
+    if let recorder { services.append(recorder) }
     if !configuration.health.isEmpty { services.append(health) }
     if configuration.notifications.endpoints.isEmpty {
         // Notifications switched off: an outbox left from before no longer waits for anyone.
@@ -59,7 +60,7 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     }
     if let address = configuration.debug.address {
         services.append(DebugServer.make(settings: configuration.debug, address: address, health: health,
-                                         metrics: serveMetrics ? metrics : nil, logger: logger))
+                                         metrics: serveMetrics ? metrics : nil, recorder: recorder, logger: logger))
     }
     if !configuration.storage.readOnly {
         if configuration.storage.uploadPurging.enabled {

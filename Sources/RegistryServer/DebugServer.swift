@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOPosix
 import Prometheus
 import ServerConfiguration
 
@@ -9,7 +10,7 @@ import ServerConfiguration
 /// address.
 enum DebugServer {
     static func make(settings: DebugSettings, address: ListenAddress, health: HealthMonitor,
-                     metrics: PrometheusCollectorRegistry?, logger: Logger) -> some ApplicationProtocol {
+                     metrics: PrometheusCollectorRegistry?, recorder: RequestRecorder?, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
         router.get("/debug/health") { _, _ -> Response in
             let failures = health.failures
@@ -20,7 +21,9 @@ enum DebugServer {
         }
         if settings.prometheusEnabled, let metrics {
             router.get(RouterPath(settings.prometheusPath)) { _, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                // A scrape sees every request finished before it, not only those of past batches.
+                if let recorder { try await NIOThreadPool.singleton.runIfActive { recorder.flush() } }
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: ResponseBody(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.exposition(metrics))))
             }
         }

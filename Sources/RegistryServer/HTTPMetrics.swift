@@ -53,16 +53,14 @@ final class HTTPMetrics: Sendable {
     }
 
     private let routes = Mutex<[PerRoute?]>(Array(repeating: nil, count: Handler.allCases.count * methods.count))
-    private let inFlight = Mutex<[Meter?]>(Array(repeating: nil, count: Handler.allCases.count))
+    /// Requests in progress per handler, counted live (a request's own task adds and removes
+    /// itself) and copied to `registry_http_in_flight_requests` with each batch of finished ones.
+    private let inFlight = Handler.allCases.map { _ in LiveCount() }
 
-    private func meter(_ handler: Handler) -> Meter {
-        inFlight.withLock { meters in
-            if let meter = meters[handler.rawValue] { return meter }
-            let meter = Meter(label: "registry_http_in_flight_requests", dimensions: [("handler", handler.label)])
-            meters[handler.rawValue] = meter
-            return meter
-        }
+    private final class LiveCount: Sendable {
+        let value = Atomic<Int>(0)
     }
+    private let inFlightMeters = Mutex<[Meter?]>(Array(repeating: nil, count: Handler.allCases.count))
 
     private func route(_ handler: Handler, _ method: Int) -> PerRoute {
         routes.withLock { routes in
@@ -91,12 +89,31 @@ final class HTTPMetrics: Sendable {
     }
 
     func started(_ handler: Handler) {
-        meter(handler).increment()
+        inFlight[handler.rawValue].value.add(1, ordering: .relaxed)
     }
 
-    func finished(_ handler: Handler, method: Int, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?,
-                  wasInFlight: Bool) {
-        if wasInFlight { meter(handler).decrement() }
+    func ended(_ handler: Handler) {
+        inFlight[handler.rawValue].value.subtract(1, ordering: .relaxed)
+    }
+
+    /// Sets the in-flight gauges from the live counts, for the handlers seen so far and those
+    /// `seen` now (indexed by `Handler.rawValue`).
+    func publishInFlight(seen: [Bool]) {
+        inFlightMeters.withLock { meters in
+            for handler in Handler.allCases {
+                let count = inFlight[handler.rawValue].value.load(ordering: .relaxed)
+                if meters[handler.rawValue] == nil {
+                    guard count != 0 || seen[handler.rawValue] else { continue }
+                    meters[handler.rawValue] = Meter(label: "registry_http_in_flight_requests",
+                                                     dimensions: [("handler", handler.label)])
+                }
+                meters[handler.rawValue]?.set(count)
+            }
+        }
+    }
+
+    /// Records a finished request (called by `RequestRecorder`, in batches).
+    func finished(_ handler: Handler, method: Int, code: Int, nanoseconds: Int64, requestSize: Int?, responseSize: Int?) {
         let route = route(handler, method)
         let counter = route.counters.withLock { counters in
             if let counter = counters[code] { return counter }

@@ -21,13 +21,12 @@ struct RegistryRequestContext: RequestContext, RemoteAddressRequestContext {
 
     /// The request's id in the access log and in notification events: 16 hex digits. (Cheaper
     /// than Hummingbird's own `id`, which is formatted from the logger's metadata each time.)
-    var requestID: String {
+    var requestID: String { Self.requestID(number) }
+
+    static func requestID(_ number: UInt64) -> String {
         let digits = String(number, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
-
-    /// The client's IP address, as the access log's first field; `-` when unknown.
-    var clientIP: String { remoteAddress?.ipAddress ?? "-" }
 
     /// `ip:port` of the client (events' `request.addr`), or `-` when unknown.
     var clientAddress: String {

@@ -17,8 +17,8 @@ struct RegistryResponder: HTTPResponder {
     private let fixedHeaders: HTTPFields
     /// Nil: no health checks configured, nothing to gate on.
     let health: HealthMonitor?
-    let metrics: HTTPMetrics?
-    let accessLog: AccessLog?
+    /// Nil: neither metrics nor an access log are kept.
+    let recorder: RequestRecorder?
 
     /// What the request turned out to be, filled in while it is handled, for metrics and the access log.
     private struct Observation {
@@ -30,11 +30,10 @@ struct RegistryResponder: HTTPResponder {
         var streamsBody = false
     }
 
-    init(endpoints: Endpoints, health: HealthMonitor? = nil, metrics: HTTPMetrics? = nil, accessLog: AccessLog? = nil) {
+    init(endpoints: Endpoints, health: HealthMonitor? = nil, recorder: RequestRecorder? = nil) {
         self.endpoints = endpoints
         self.health = health
-        self.metrics = metrics
-        self.accessLog = accessLog
+        self.recorder = recorder
         var headers = HTTPFields()
         headers[.dockerDistributionAPIVersion] = "registry/2.0"
         for (name, values) in endpoints.configuration.http.headers {
@@ -45,62 +44,44 @@ struct RegistryResponder: HTTPResponder {
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        guard metrics != nil || accessLog != nil else {
+        guard let recorder else {
             var observation = Observation()
             return await respond(to: request, context: context, observation: &observation)
         }
         let start = ContinuousClock.now
         var observation = Observation()
         var response = await respond(to: request, context: context, observation: &observation)
-        let record = Record(start: start, metrics: metrics, accessLog: accessLog, handler: observation.handler,
-                            method: request.method.rawValue, status: response.status.code,
-                            bytes: response.headers[.contentLength].flatMap { Int($0) },
-                            requestSize: request.headers[.contentLength].flatMap { Int($0) },
-                            inFlight: observation.inFlight,
-                            entry: accessLog == nil ? nil : AccessLog.Entry(
-                                remoteAddress: context.clientIP, user: observation.user, method: request.method.rawValue,
-                                uri: String(request.uri.description.prefix(2048)), status: response.status.code,
-                                bytes: nil, referer: request.headers[.referer], userAgent: request.headers[.userAgent],
-                                nanoseconds: 0, requestID: context.requestID))
+        var record = RequestRecord(handler: observation.handler, head: request.head, status: response.status.code,
+                                   responseHeaders: response.headers, nanoseconds: 0,
+                                   remoteAddress: context.remoteAddress, user: observation.user, number: context.number)
+        let metrics = recorder.metrics
+        let inFlight = observation.inFlight
         // A streamed blob is recorded once its body is written, so it counts the whole transfer.
         // Every other response is a buffer already: recorded now, and left as a buffer, which
         // the server writes with its head in one go (a wrapped body would cost a write more).
         guard observation.streamsBody else {
-            record.write()
+            if inFlight { metrics?.ended(record.handler) }
+            record.nanoseconds = Self.nanoseconds(since: start)
+            recorder.add(record)
             return response
         }
         let body = response.body
+        let unfinished = record
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            defer { record.write() }
+            defer {
+                var record = unfinished
+                if inFlight { metrics?.ended(record.handler) }
+                record.nanoseconds = Self.nanoseconds(since: start)
+                recorder.add(record)
+            }
             try await body.write(writer)
         }
         return response
     }
 
-    /// What metrics and the access log keep of one request, written when it is done.
-    private struct Record: Sendable {
-        let start: ContinuousClock.Instant
-        let metrics: HTTPMetrics?
-        let accessLog: AccessLog?
-        let handler: HTTPMetrics.Handler
-        let method: String
-        let status: Int
-        let bytes: Int?
-        let requestSize: Int?
-        let inFlight: Bool
-        let entry: AccessLog.Entry?
-
-        func write() {
-            let elapsed = (ContinuousClock.now - start).components
-            let nanoseconds = elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
-            metrics?.finished(handler, method: HTTPMetrics.methodIndex(method), code: status, nanoseconds: nanoseconds,
-                              requestSize: requestSize, responseSize: bytes, wasInFlight: inFlight)
-            if let accessLog, var entry {
-                entry.bytes = bytes
-                entry.nanoseconds = nanoseconds
-                accessLog.write(entry)
-            }
-        }
+    private static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = (ContinuousClock.now - start).components
+        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
     }
 
     private func respond(to request: Request, context: Context, observation: inout Observation) async -> Response {
@@ -139,7 +120,7 @@ struct RegistryResponder: HTTPResponder {
         if let health, !health.isHealthy {
             throw DistributionError(.unavailable, "service unavailable: a health check is failing", status: 503)
         }
-        if let metrics {
+        if let metrics = recorder?.metrics {
             metrics.started(observation.handler)
             observation.inFlight = true
         }
