@@ -8,6 +8,7 @@ set -euo pipefail
 
 BUILD_PACKAGES=(
   libsqlite3-dev      # metadata store (system SQLite, WAL)
+  libssl-dev          # OpenSSL's SHA-256/512 contexts: upload digests whose state can be saved
   libarchive-dev      # layer unpacking for the client/engine
   pkg-config
 )
@@ -24,6 +25,9 @@ TEST_PACKAGES=(
   runc hyperfine      # bench/engine-bench.sh: the peer runtime and the timer
   curl jq wrk
   prometheus          # scrapes berth-registry's debug listener in the operations tests
+  # scripts/s3-server.sh: a real S3 server (single-node Ceph + RADOS Gateway; no ceph-mgr) and
+  # botocore for Debian's python3 to sign the SigV4 requests that check it
+  ceph-mon ceph-osd radosgw ceph-common python3-botocore
 )
 
 PACKAGES=("${BUILD_PACKAGES[@]}")
