@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 swift build --build-tests
+
+# A real S3 server (Ceph's RADOS Gateway) for the S3 client's tests, in a temp dir, always stopped.
+s3_dir=$(mktemp -d /tmp/berth-s3.XXXXXX)
+rmdir "$s3_dir"
+trap 'bash scripts/s3-server.sh stop "$s3_dir" >/dev/null 2>&1 || true' EXIT
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bash scripts/s3-server.sh start "$s3_dir" "$s3_port" berth-test >/dev/null
+export BERTH_TEST_S3_ENV="$s3_dir/env"
+
 swift test --skip-build --disable-xctest
 export BERTH_BIN_DIR="$PWD/.build/debug"
 python3 -m pytest tests/e2e -q -p no:cacheprovider "$@"
