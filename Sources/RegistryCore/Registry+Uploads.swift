@@ -44,8 +44,12 @@ extension Registry {
             do {
                 let received = try await receive(body, into: writer, hasher: &hasher, expectedLength: expected)
                 try await writer.commit()
-                try await metadata.setUploadSize(id.value, size: session.size + received)
-                session.acknowledge(received)
+                let state = hasher.savedState
+                guard try await metadata.setUploadSize(id.value, from: session.size, to: session.size + received,
+                                                       digestState: state) else {
+                    throw DistributionError(.blobUploadInvalid, "upload \(id) was changed by another request", status: 416)
+                }
+                session.acknowledge(received, digestState: state)
                 checkpoint = .init(size: session.size, hasher: hasher)
             } catch {
                 await writer.cancel()
@@ -174,8 +178,9 @@ extension Registry {
         events.publish(pushed(digest, size: size, in: repository))
     }
 
-    /// Opens the session's file at its acknowledged size, with the hash state at that size
-    /// (cached, or rebuilt by reading the file once).
+    /// Opens the session's file at its acknowledged size, with the hash state at that size:
+    /// cached in this process, else as saved with the session, else rebuilt by reading the file
+    /// once (a session saved before digest states were, or finishing with another algorithm).
     private func openSession(_ session: UploadSession, cached: UploadHashers.Checkpoint?,
                              algorithm: Digest.Algorithm) async throws -> (any StorageWriter, DigestHasher) {
         let path = StorageLayout.uploadData(session.id)
@@ -188,6 +193,9 @@ extension Registry {
         }
         if let cached, cached.size == session.size, cached.hasher.algorithm == algorithm {
             return (writer, cached.hasher)
+        }
+        if let state = session.digestState, let saved = DigestHasher(savedState: state), saved.algorithm == algorithm {
+            return (writer, saved)
         }
         do {
             return (writer, try await rehash(path, size: session.size, algorithm: algorithm))

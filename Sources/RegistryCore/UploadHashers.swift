@@ -5,7 +5,7 @@ import RegistryStorage
 /// The running digest of each open upload session, and which sessions a request is writing now.
 ///
 /// Cached in memory at each session's acknowledged size so a chunk is hashed once; after a
-/// restart (or on another node) the state is rebuilt by reading the session's file once.
+/// restart (or on another node) the state saved with the session carries on instead.
 ///
 /// `@unchecked Sendable`: `hashers` and `active` are only touched under `lock`.
 final class UploadHashers: @unchecked Sendable {

@@ -31,6 +31,8 @@ public struct UploadSession: Sendable, Equatable {
     public private(set) var size: Int64
     public let startedAt: Int64
     public private(set) var state: State = .receiving
+    /// The running digest of the first `size` bytes as saved with the session, when known.
+    public private(set) var digestState: [UInt8]?
 
     public init(id: UploadID, repository: RepositoryName, size: Int64 = 0, startedAt: Int64) {
         self.id = id
@@ -42,6 +44,7 @@ public struct UploadSession: Sendable, Equatable {
     init?(_ record: UploadRecord) {
         guard let id = UploadID(record.id) else { return nil }
         self.init(id: id, repository: record.repository, size: record.size, startedAt: record.createdAt)
+        digestState = record.digestState
     }
 
     var record: UploadRecord {
@@ -69,10 +72,11 @@ public struct UploadSession: Sendable, Equatable {
         return length
     }
 
-    /// A chunk of `count` bytes arrived whole.
-    public mutating func acknowledge(_ count: Int64) {
+    /// A chunk of `count` bytes arrived whole; `digestState` is the digest's state after it.
+    public mutating func acknowledge(_ count: Int64, digestState: [UInt8]? = nil) {
         precondition(state == .receiving, "acknowledged a chunk of a closed upload")
         size += count
+        self.digestState = digestState
     }
 
     public mutating func complete(as digest: Digest) {

@@ -29,12 +29,16 @@ public struct UploadRecord: Sendable, Equatable {
     public var size: Int64
     /// Seconds since 1970 when the session started.
     public var createdAt: Int64
+    /// The running digest of the first `size` bytes (`DigestHasher.savedState`), so the next
+    /// chunk carries on from it in any process, without reading the bytes back; nil when unknown.
+    public var digestState: [UInt8]?
 
-    public init(id: String, repository: RepositoryName, size: Int64, createdAt: Int64) {
+    public init(id: String, repository: RepositoryName, size: Int64, createdAt: Int64, digestState: [UInt8]? = nil) {
         self.id = id
         self.repository = repository
         self.size = size
         self.createdAt = createdAt
+        self.digestState = digestState
     }
 }
 

@@ -79,7 +79,10 @@ public protocol MetadataStore: Sendable {
 
     func createUpload(_ upload: UploadRecord) async throws
     func upload(_ id: String) async throws -> UploadRecord?
-    func setUploadSize(_ id: String, size: Int64) async throws
+    /// Moves the session's acknowledged size from `old` to `size`, with the digest state at
+    /// `size`; false when the session is gone or no longer at `old` (another request, maybe on
+    /// another node, moved it first).
+    func setUploadSize(_ id: String, from old: Int64, to size: Int64, digestState: [UInt8]?) async throws -> Bool
     func deleteUpload(_ id: String) async throws
     func uploads(startedBefore: Int64) async throws -> [UploadRecord]
 

@@ -44,6 +44,9 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         if version < 3 {
             try connection.transaction { try connection.execute(SQLiteSchema.migrationTo3) }
         }
+        if version < 4 {
+            try connection.transaction { try connection.execute(SQLiteSchema.migrationTo4) }
+        }
         writer = connection
     }
 
@@ -193,18 +196,23 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     }
 
     private static func uploadRecord(_ row: Statement) throws -> UploadRecord {
-        UploadRecord(id: row.text(0) ?? "", repository: try RepositoryName(row.text(1) ?? ""),
-                     size: row.int(2), createdAt: row.int(3))
+        let state = row.blob(4)
+        return UploadRecord(id: row.text(0) ?? "", repository: try RepositoryName(row.text(1) ?? ""),
+                            size: row.int(2), createdAt: row.int(3), digestState: state.isEmpty ? nil : state)
     }
 
     public func upload(_ id: String) async throws -> UploadRecord? {
         try await read { db in
-            try db.statement("SELECT id, repository, size, created_at FROM uploads WHERE id = ?").bind(id).first(Self.uploadRecord)
+            try db.statement("SELECT id, repository, size, created_at, digest_state FROM uploads WHERE id = ?").bind(id).first(Self.uploadRecord)
         }
     }
 
-    public func setUploadSize(_ id: String, size: Int64) async throws {
-        try await write { db in try db.statement("UPDATE uploads SET size = ? WHERE id = ?").bind(size, id).run() }
+    public func setUploadSize(_ id: String, from old: Int64, to size: Int64, digestState: [UInt8]?) async throws -> Bool {
+        try await write { db in
+            try db.statement("UPDATE uploads SET size = ?, digest_state = ? WHERE id = ? AND size = ?")
+                .bind(size, digestState, id, old).run()
+            return db.changes > 0
+        }
     }
 
     public func deleteUpload(_ id: String) async throws {
@@ -213,7 +221,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     public func uploads(startedBefore: Int64) async throws -> [UploadRecord] {
         try await read { db in
-            try db.statement("SELECT id, repository, size, created_at FROM uploads WHERE created_at < ?")
+            try db.statement("SELECT id, repository, size, created_at, digest_state FROM uploads WHERE created_at < ?")
                 .bind(startedBefore).rows(Self.uploadRecord)
         }
     }

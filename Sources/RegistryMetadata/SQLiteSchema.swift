@@ -4,7 +4,7 @@
 /// tag listing, catalog and referrers range scans of one index. The SQL stays portable (no
 /// SQLite-only functions in queries) so that PostgreSQL can run the same statements.
 enum SQLiteSchema {
-    static let version = 3
+    static let version = 4
 
     /// Version 1: what berth 0.1 created.
     static let version1 = """
@@ -99,5 +99,12 @@ enum SQLiteSchema {
             delivered INTEGER NOT NULL
         ) WITHOUT ROWID;
         PRAGMA user_version = 3;
+        """
+
+    /// Version 4: an upload session keeps the digest state of its acknowledged bytes, so a
+    /// chunk carries on from it after a restart or on another node without rehashing.
+    static let migrationTo4 = """
+        ALTER TABLE uploads ADD COLUMN digest_state BLOB;
+        PRAGMA user_version = 4;
         """
 }

@@ -51,6 +51,29 @@ import Testing
         #expect(try await restarted.checkBlob(digest, in: repository) == 11)
         await #expect(throws: DistributionError.self) { _ = try await restarted.upload(again.id, in: repository) }
     }
+
+    @Test func aResumedSessionCarriesOnFromItsSavedDigestWithoutReadingItsBytes() async throws {
+        let first = try registry()
+        let session = try await first.startUpload(in: repository)
+        _ = try await first.appendUpload(session.id, in: repository, range: nil, contentLength: 6, body: body("hello "))
+        // Change the stored bytes behind the registry's back: only a digest carried on from the
+        // saved state (not one rebuilt by reading the file) still matches the original content.
+        try Data("HELLO ".utf8).write(to: URL(fileURLWithPath: "\(root)/\(StorageLayout.uploadData(session.id))"))
+        let digest = DigestHasher.digest(of: Array("hello world".utf8))
+        try await registry().finishUpload(session.id, in: repository, digest: digest, range: nil, contentLength: 5,
+                                          body: body("world"))
+        #expect(try await registry().checkBlob(digest, in: repository) == 11)
+    }
+
+    @Test func aSessionsSizeMovesOnlyFromWhereItsWriterFoundIt() async throws {
+        let core = try registry()
+        let session = try await core.startUpload(in: repository)
+        let stale = try await core.upload(session.id, in: repository)
+        _ = try await core.appendUpload(session.id, in: repository, range: nil, contentLength: 3, body: body("abc"))
+        // The size moves only from where the writer found it: a second node's chunk at 0 loses.
+        #expect(try await core.metadata.setUploadSize(session.id.value, from: stale.size, to: 3, digestState: nil) == false)
+        #expect(try await core.upload(session.id, in: repository).size == 3)
+    }
 }
 
 /// Chunks as an async sequence: a request body in these tests.

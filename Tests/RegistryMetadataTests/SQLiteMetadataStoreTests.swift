@@ -108,7 +108,11 @@ import Testing
 
     @Test func uploadSessionsPersist() async throws {
         try await store.createUpload(UploadRecord(id: "u1", repository: repo, size: 0, createdAt: 100))
-        try await store.setUploadSize("u1", size: 42)
+        #expect(try await store.setUploadSize("u1", from: 0, to: 42, digestState: [1, 2, 3]))
+        #expect(try await store.upload("u1")?.size == 42)
+        #expect(try await store.upload("u1")?.digestState == [1, 2, 3])
+        #expect(try await store.setUploadSize("u1", from: 0, to: 50, digestState: nil) == false, "moved from 0 before")
+        #expect(try await store.setUploadSize("gone", from: 0, to: 1, digestState: nil) == false)
         #expect(try await store.upload("u1")?.size == 42)
         #expect(try await store.uploads(startedBefore: 101).map(\.id) == ["u1"])
         #expect(try await store.uploads(startedBefore: 100).isEmpty)
