@@ -83,6 +83,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The registry's storage in an S3 bucket, at Distribution's object keys.
+        .target(name: "S3Storage", dependencies: [
+            "S3", "RegistryStorage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
             "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth", "ServerConfiguration",
@@ -199,6 +205,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["botocore_sign.py"], resources: [.copy("SigV4TestSuite")]),
+        .testTarget(name: "S3StorageTests", dependencies: [
+            "S3Storage", "S3", "RegistryCore", "RegistryMetadata", "RegistryStorage", "OCI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TokenServiceTests", dependencies: ["TokenService", "RegistryAuth", "ServerConfiguration"]),
     ]
 )

@@ -12,7 +12,7 @@ struct TimedStorageDriver: StorageDriver {
     init(_ base: any StorageDriver, driverName: String) {
         self.base = base
         var timers: [String: Metrics.Timer] = [:]
-        for action in ["Stat", "Reader", "GetContent", "Writer", "Move", "Delete", "List"] {
+        for action in ["Stat", "Reader", "GetContent", "Writer", "Move", "Delete", "List", "URLFor"] {
             timers[action] = Metrics.Timer(label: "registry_storage_action_seconds",
                                            dimensions: [("action", action), ("driver", driverName)])
         }
@@ -41,4 +41,10 @@ struct TimedStorageDriver: StorageDriver {
     }
     func delete(_ paths: [String]) async throws { try await timed("Delete") { try await base.delete(paths) } }
     func list(_ directory: String) async throws -> [String] { try await timed("List") { try await base.list(directory) } }
+    func redirectURL(_ path: String) async throws -> String? {
+        try await timed("URLFor") { try await base.redirectURL(path) }
+    }
+    func purgeAbandonedWrites(startedBefore cutoff: Int64) async throws {
+        try await base.purgeAbandonedWrites(startedBefore: cutoff)
+    }
 }

@@ -33,9 +33,21 @@ public protocol StorageDriver: Sendable {
 
     /// Names of the entries directly under `directory`; empty when there is none.
     func list(_ directory: String) async throws -> [String]
+
+    /// A URL a client can fetch the file from directly (an object store's presigned URL); nil
+    /// when the bytes are to be streamed through the registry.
+    func redirectURL(_ path: String) async throws -> String?
+
+    /// Frees what writers cut off before `cutoff` (seconds since 1970) left behind where
+    /// listings do not show it (an object store's unfinished multipart uploads).
+    func purgeAbandonedWrites(startedBefore cutoff: Int64) async throws
 }
 
 extension StorageDriver {
+    public func redirectURL(_ path: String) async throws -> String? { nil }
+
+    public func purgeAbandonedWrites(startedBefore cutoff: Int64) async throws {}
+
     /// Removes the file or the whole tree at `path`; nothing happens when there is none.
     public func delete(_ path: String) async throws {
         try await delete([path])
