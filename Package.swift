@@ -91,7 +91,7 @@ let package = Package(
         ]),
         // HTTP only: routes, auth, headers and the one error mapping, over RegistryCore.
         .target(name: "RegistryServer", dependencies: [
-            "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth", "ServerConfiguration",
+            "OCI", "RegistryCore", "RegistryStorage", "RegistryMetadata", "RegistryAuth", "ServerConfiguration", "S3", "S3Storage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

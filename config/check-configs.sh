@@ -58,10 +58,11 @@ for config in "${configs[@]}"; do
   if [[ -x "$berth" ]]; then
     if out=$("$berth" verify-config "$config" 2>&1); then echo "  berth verify-config: ok"
     else echo "  berth verify-config: FAILED: $out"; failed=1; fi
-    probe berth "$berth" "$config" || failed=1
+    # s3.yml needs a live S3 server (scripts/s3-server.sh); the tests serve it against one.
+    [[ "$(basename "$config")" == s3.yml ]] || probe berth "$berth" "$config" || failed=1
   else
     echo "  berth: skipped ($berth not built)"
   fi
-  probe distribution "$distribution" "$config" || failed=1
+  [[ "$(basename "$config")" == s3.yml ]] || probe distribution "$distribution" "$config" || failed=1
 done
 exit $failed

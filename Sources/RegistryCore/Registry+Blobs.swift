@@ -34,6 +34,17 @@ extension Registry {
         return reader
     }
 
+    /// Where a client may fetch a blob linked to the repository directly (an object store's
+    /// presigned URL); nil when the storage streams through the registry.
+    public func blobRedirect(_ digest: Digest, in repository: RepositoryName) async throws -> String? {
+        guard let link = try await metadata.blobLink(digest, in: repository) else {
+            throw Self.blobUnknown(digest, in: repository)
+        }
+        guard let url = try await storage.redirectURL(StorageLayout.blobData(digest)) else { return nil }
+        publishPull(RegistryEvent(.pull, repository: repository, target: .blob(digest, size: link.size)))
+        return url
+    }
+
     /// Links a blob into `repository` from `source` (from anywhere when `source` is nil and no
     /// `from` was given: the spec's automatic content discovery). False when it cannot be mounted.
     public func mountBlob(_ digest: Digest, from source: RepositoryName?, hasFromParameter: Bool,

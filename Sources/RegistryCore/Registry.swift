@@ -36,14 +36,23 @@ public final class Registry: Sendable {
 
     /// The embedded shape: blobs on the filesystem under `root`, metadata in SQLite beside them.
     /// Blocking (creates directories, opens and migrates the database): call it at start-up.
-    public static func onFilesystem(root: String, settings: RegistrySettings, logger: Logger,
+    /// `database` is the SQLite file, `<root>/berth/metadata.sqlite` when nil.
+    public static func onFilesystem(root: String, database: String? = nil, settings: RegistrySettings, logger: Logger,
                                     outbox: EventOutbox? = nil) throws -> Registry {
         let driver = FilesystemDriver(root: root)
+        return try on(driver, named: "filesystem", database: database ?? driver.absolute(StorageLayout.metadataDatabase),
+                      settings: settings, logger: logger, outbox: outbox)
+    }
+
+    /// Blobs on `driver` (its storage actions timed under `name`, Distribution's driver name),
+    /// metadata in the SQLite file `database`. Blocking (opens and migrates the database).
+    public static func on(_ driver: any StorageDriver, named name: String, database: String, settings: RegistrySettings,
+                          logger: Logger, outbox: EventOutbox? = nil) throws -> Registry {
         // The database's directory; the driver makes every other directory as it writes.
-        try FileManager.default.createDirectory(atPath: driver.absolute(StorageLayout.berthDirectory),
+        try FileManager.default.createDirectory(atPath: (database as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        let metadata = try SQLiteMetadataStore(path: driver.absolute(StorageLayout.metadataDatabase))
-        return Registry(settings: settings, storage: TimedStorageDriver(driver, driverName: "filesystem"), metadata: metadata,
+        let metadata = try SQLiteMetadataStore(path: database)
+        return Registry(settings: settings, storage: TimedStorageDriver(driver, driverName: name), metadata: metadata,
                         logger: logger, outbox: outbox)
     }
 

@@ -6,16 +6,25 @@ import Logging
 import NIOSSL
 import Prometheus
 import RegistryCore
+import RegistryStorage
+import S3
+import S3Storage
 import ServerConfiguration
 import ServiceLifecycle
 
-/// The core registry a configuration describes: filesystem storage and SQLite metadata under
-/// `storage.filesystem.rootdirectory`. Blocking: call at start-up.
+/// The core registry a configuration describes: blobs on the filesystem or in S3, metadata in
+/// SQLite. Blocking: call at start-up.
 public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) throws -> Registry {
     let outbox = configuration.notifications.endpoints.isEmpty
         ? nil : EventOutbox(includeReferences: configuration.notifications.includeReferences)
-    return try Registry.onFilesystem(root: configuration.storage.rootDirectory, settings: configuration.settings,
-                                     logger: logger, outbox: outbox)
+    let storage = configuration.storage
+    guard let s3 = storage.s3, let database = storage.sqlitePath else {
+        return try Registry.onFilesystem(root: storage.rootDirectory, database: storage.sqlitePath,
+                                         settings: configuration.settings, logger: logger, outbox: outbox)
+    }
+    let client = S3Client(configuration: s3.configuration, http: S3StorageSettings.httpClient, logger: logger)
+    return try Registry.on(S3Driver(client: client, settings: s3.driver), named: "s3", database: database,
+                           settings: configuration.settings, logger: logger, outbox: outbox)
 }
 
 /// Builds the registry application for a configuration; `main` runs it, tests call it directly.
@@ -26,7 +35,17 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     for warning in configuration.warnings { logger.warning("\(warning)") }
     let authenticator = try await AuthenticatorFactory.make(configuration.authentication)
     let registry = try makeRegistry(configuration: configuration, logger: logger)
-    let health = HealthMonitor(settings: configuration.health, storageRoot: configuration.storage.rootDirectory,
+    if let s3 = configuration.storage.s3 {
+        // Wrong credentials or a missing bucket stop start-up with S3's own error, not the first push.
+        do {
+            _ = try await registry.storage.list(StorageLayout.berthDirectory)
+        } catch {
+            throw ConfigurationError(problems: ["storage.s3: cannot use bucket \(s3.configuration.bucket) at "
+                                                + "\(s3.configuration.endpoint): \(error)"])
+        }
+    }
+    let health = HealthMonitor(settings: configuration.health, storage: configuration.storage.s3 == nil
+                                   ? .filesystem(root: configuration.storage.rootDirectory) : .driver(registry.storage, name: "s3"),
                                readOnly: configuration.storage.readOnly, logger: logger)
     let accessLog = configuration.log.accessLog ? AccessLog(json: configuration.log.formatter != "text") : nil
     let serveMetrics = metrics != nil && configuration.debug.prometheusEnabled && configuration.debug.address != nil

@@ -17,6 +17,12 @@ extension Endpoints {
     }
 
     func getBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
+        // As Distribution: a storage with its own URLs (S3) serves the bytes itself.
+        if let url = try await core.blobRedirect(digest, in: repository) {
+            return Response(status: .temporaryRedirect, headers: [
+                .location: url, .dockerContentDigest: digest.description, .contentLength: "0",
+            ])
+        }
         let reader = try await core.openBlob(digest, in: repository)
         let served: (HTTPResponse.Status, Range<Int64>, HTTPFields)
         do {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RegistryStorage
 import ServerConfiguration
 import ServiceLifecycle
 import Synchronization
@@ -25,13 +26,27 @@ final class HealthMonitor: Service, Sendable {
     private let healthy = Atomic<Bool>(true)
     private let logger: Logger
 
-    init(settings: HealthSettings, storageRoot: String, readOnly: Bool, logger: Logger) {
+    /// What the storage check probes: the filesystem root directly (its errors name the system's
+    /// reason), or a driver through its own calls.
+    enum StorageProbe {
+        case filesystem(root: String)
+        case driver(any StorageDriver, name: String)
+    }
+
+    init(settings: HealthSettings, storage: StorageProbe, readOnly: Bool, logger: Logger) {
         self.logger = logger
         var checks: [Check] = []
         if settings.storage.enabled {
-            checks.append(Check(name: "storagedriver_filesystem", schedule: settings.storage.schedule) {
-                try await Self.probeStorage(root: storageRoot, readOnly: readOnly)
-            })
+            switch storage {
+            case .filesystem(let root):
+                checks.append(Check(name: "storagedriver_filesystem", schedule: settings.storage.schedule) {
+                    try await Self.probeStorage(root: root, readOnly: readOnly)
+                })
+            case .driver(let driver, let name):
+                checks.append(Check(name: "storagedriver_\(name)", schedule: settings.storage.schedule) {
+                    try await Self.probeStorage(driver, readOnly: readOnly)
+                })
+            }
         }
         for file in settings.files {
             checks.append(Check(name: file.path, schedule: file.schedule) {
@@ -113,6 +128,28 @@ final class HealthMonitor: Service, Sendable {
                 throw HealthCheckFailure("cannot read back \(path)")
             }
         }
+    }
+
+    /// The same probe through a storage driver: write, read back and remove a small object under
+    /// Berth's own prefix; read-only, only list it.
+    static func probeStorage(_ driver: any StorageDriver, readOnly: Bool) async throws {
+        guard !readOnly else {
+            _ = try await driver.list(StorageLayout.berthDirectory)
+            return
+        }
+        let path = "\(StorageLayout.berthDirectory)/health/probe-\(UUID().uuidString.lowercased())"
+        let token = Array(UUID().uuidString.utf8)
+        let writer = try await driver.writer(path, appendingAt: nil)
+        do {
+            try await writer.write(ByteBuffer(bytes: token))
+            try await writer.commit()
+        } catch {
+            await writer.cancel()
+            throw HealthCheckFailure("cannot write \(path): \(error)")
+        }
+        let back = try await driver.readAll(path, limit: token.count)
+        try await driver.delete(path)
+        guard back == token else { throw HealthCheckFailure("cannot read back \(path)") }
     }
 
     /// A refused connection is the answer a health check wants: no retrying of connections (the

@@ -45,7 +45,7 @@ public struct RegistryConfiguration: Sendable {
           addr: 127.0.0.1:5000
         """
 
-    static let knownKeys: [String] = [
+    static let knownKeys: [String] = S3StorageSettings.keys + [
         "version", "log.level", "log.formatter", "log.accesslog.disabled", "log.fields",
         "storage.filesystem.rootdirectory", "storage.filesystem.maxthreads", "storage.delete.enabled",
         "storage.maintenance.uploadpurging.enabled", "storage.maintenance.uploadpurging.age",
@@ -56,7 +56,7 @@ public struct RegistryConfiguration: Sendable {
         "storage.maintenance.retention.dryrun", "storage.maintenance.retention.policies", "immutabletags",
         "validation.enabled", "validation.disabled", "validation.manifests.urls.allow", "validation.manifests.urls.deny",
         "validation.manifests.indexes.platforms", "validation.manifests.indexes.platformlist",
-        "storage.cache.blobdescriptor", "storage.redirect.disable",
+        "storage.cache.blobdescriptor", "storage.redirect.disable", "database.sqlite.path",
         "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
         "http.headers", "http.debug.addr", "http.debug.prometheus.enabled", "http.debug.prometheus.path",

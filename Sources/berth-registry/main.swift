@@ -135,7 +135,7 @@ struct GarbageCollect: AsyncParsableCommand {
             let (configuration, _) = try loadConfiguration(config)
             var logger = Logger(label: "berth-registry")
             logger.logLevel = .warning
-            try Self.checkWritable(configuration.storage.rootDirectory)
+            if configuration.storage.s3 == nil { try Self.checkWritable(configuration.storage.rootDirectory) }
             let registry = try makeRegistry(configuration: configuration, logger: logger)
             let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
                                                            waitForLease: 120, forceOrphanScan: true)
