@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// One line per request on stdout, as Distribution's access log: the combined log format with
@@ -30,10 +31,14 @@ final class AccessLog: Sendable {
     /// The timestamp changes once a second; it is formatted once a second, not per request.
     private let clock = Mutex<(second: Int, text: String, iso: String)>((-1, "", ""))
 
-    /// Appends the entry's line, newline included. The text form is built as bytes, with no
-    /// intermediate strings.
-    func append(_ entry: Entry, to out: inout [UInt8]) {
-        if json { out.append(contentsOf: jsonLine(entry).utf8) } else { out.append(contentsOf: combinedBytes(entry)) }
+    /// Appends a request's line, newline included. The text form is written as bytes straight
+    /// from the record, with no intermediate strings: it runs for every request.
+    func append(_ record: RequestRecord, responseSize: Int?, to out: inout [UInt8]) {
+        if json {
+            out.append(contentsOf: jsonLine(Entry(record, responseSize: responseSize)).utf8)
+        } else {
+            appendCombined(record, responseSize: responseSize, to: &out)
+        }
         out.append(0x0A)
     }
 
@@ -49,31 +54,70 @@ final class AccessLog: Sendable {
         }
     }
 
-    func combinedBytes(_ entry: Entry) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(160 + entry.uri.utf8.count + (entry.userAgent?.utf8.count ?? 0))
-        out.append(contentsOf: entry.remoteAddress.utf8)
+    /// The combined log format, then the duration and the request id.
+    func appendCombined(_ record: RequestRecord, responseSize: Int?, to out: inout [UInt8]) {
+        let head = record.head
+        Self.appendClientIP(record.remoteAddress, to: &out)
         out.append(contentsOf: " - ".utf8)
-        if let user = entry.user { Self.appendToken(user, to: &out) } else { out.append(0x2D) }
+        if let user = record.user { Self.appendToken(user, to: &out) } else { out.append(0x2D) }
         out.append(contentsOf: " [".utf8)
         out.append(contentsOf: now().text.utf8)
         out.append(contentsOf: "] \"".utf8)
-        Self.appendEscaped(entry.method, to: &out)
+        Self.appendEscaped(head.method.rawValue, to: &out)
         out.append(0x20)
-        Self.appendEscaped(entry.uri, to: &out)
+        Self.appendEscaped(head.path ?? "", to: &out)
         out.append(contentsOf: " HTTP/1.1\" ".utf8)
-        out.append(contentsOf: String(entry.status).utf8)
+        Self.appendDecimal(Int64(record.status), to: &out)
         out.append(0x20)
-        if let bytes = entry.bytes { out.append(contentsOf: String(bytes).utf8) } else { out.append(0x2D) }
+        if let responseSize {
+            Self.appendDecimal(Int64(responseSize), to: &out)
+        } else {
+            out.append(0x2D)
+        }
         out.append(contentsOf: " \"".utf8)
-        Self.appendEscaped(entry.referer ?? "-", to: &out)
+        Self.appendEscaped(head.headerFields[.referer] ?? "-", to: &out)
         out.append(contentsOf: "\" \"".utf8)
-        Self.appendEscaped(entry.userAgent ?? "-", to: &out)
+        Self.appendEscaped(head.headerFields[.userAgent] ?? "-", to: &out)
         out.append(contentsOf: "\" ".utf8)
-        out.append(contentsOf: Self.seconds(entry.nanoseconds, digits: 4).utf8)
+        let units = max(0, record.nanoseconds) / 100_000
+        Self.appendDecimal(units / 10_000, to: &out)
+        out.append(0x2E)
+        Self.appendDecimal(units % 10_000, minimumDigits: 4, to: &out)
         out.append(0x20)
-        out.append(contentsOf: entry.requestID.utf8)
-        return out
+        Self.appendHex(record.number, to: &out)
+    }
+
+    private static func appendDecimal(_ value: Int64, minimumDigits: Int = 1, to out: inout [UInt8]) {
+        var digits: [UInt8] = []
+        var rest = max(0, value)
+        repeat {
+            digits.append(UInt8(truncatingIfNeeded: 0x30 + rest % 10))
+            rest /= 10
+        } while rest > 0 || digits.count < minimumDigits
+        out.append(contentsOf: digits.reversed())
+    }
+
+    /// The request id: 16 hex digits (`RegistryRequestContext.requestID`).
+    private static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        for shift in stride(from: 60, through: 0, by: -4) { out.append(hex[Int((value >> UInt64(shift)) & 0xF)]) }
+    }
+
+    /// The client's IP address; an IPv4 one written digit by digit (`ipAddress` goes through
+    /// `inet_ntop` and a new string).
+    private static func appendClientIP(_ address: SocketAddress?, to out: inout [UInt8]) {
+        switch address {
+        case .v4(let v4):
+            let raw = UInt32(bigEndian: v4.address.sin_addr.s_addr)
+            for (index, shift) in [24, 16, 8, 0].enumerated() {
+                if index > 0 { out.append(0x2E) }
+                appendDecimal(Int64((raw >> UInt32(shift)) & 0xFF), to: &out)
+            }
+        case .some(let other):
+            out.append(contentsOf: (other.ipAddress ?? "-").utf8)
+        case nil:
+            out.append(0x2D)
+        }
     }
 
     /// A value inside the double quotes of the combined format: quotes, backslashes and control

@@ -51,28 +51,26 @@ struct RegistryResponder: HTTPResponder {
         let start = ContinuousClock.now
         var observation = Observation()
         var response = await respond(to: request, context: context, observation: &observation)
-        var record = RequestRecord(handler: observation.handler, head: request.head, status: response.status.code,
-                                   responseHeaders: response.headers, nanoseconds: 0,
-                                   remoteAddress: context.remoteAddress, user: observation.user, number: context.number)
-        let metrics = recorder.metrics
-        let inFlight = observation.inFlight
+        let metrics = observation.inFlight ? recorder.metrics : nil
         // A streamed blob is recorded once its body is written, so it counts the whole transfer.
         // Every other response is a buffer already: recorded now, and left as a buffer, which
         // the server writes with its head in one go (a wrapped body would cost a write more).
         guard observation.streamsBody else {
-            if inFlight { metrics?.ended(record.handler) }
-            record.nanoseconds = Self.nanoseconds(since: start)
-            recorder.add(record)
+            metrics?.ended(observation.handler)
+            recorder.add(RequestRecord(handler: observation.handler, head: request.head, status: response.status.code,
+                                       responseHeaders: response.headers, nanoseconds: Self.nanoseconds(since: start),
+                                       remoteAddress: context.remoteAddress, user: observation.user, number: context.number))
             return response
         }
         let body = response.body
-        let unfinished = record
+        let (handler, head, status, headers) = (observation.handler, request.head, response.status.code, response.headers)
+        let (remoteAddress, user, number) = (context.remoteAddress, observation.user, context.number)
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
             defer {
-                var record = unfinished
-                if inFlight { metrics?.ended(record.handler) }
-                record.nanoseconds = Self.nanoseconds(since: start)
-                recorder.add(record)
+                metrics?.ended(handler)
+                recorder.add(RequestRecord(handler: handler, head: head, status: status, responseHeaders: headers,
+                                           nanoseconds: Self.nanoseconds(since: start), remoteAddress: remoteAddress,
+                                           user: user, number: number))
             }
             try await body.write(writer)
         }

@@ -6,16 +6,31 @@ import Synchronization
 
 /// What metrics and the access log keep of one finished request: the raw parts, nothing
 /// formatted or looked up yet.
-struct RequestRecord: Sendable {
-    var handler: HTTPMetrics.Handler
-    var head: HTTPRequest
-    var status: Int
-    var responseHeaders: HTTPFields
-    var nanoseconds: Int64
-    var remoteAddress: SocketAddress?
-    var user: String?
+///
+/// A class: it is handed from the request to the batch and read there, and one reference
+/// costs one retain where a struct of these fields costs one per field at every copy.
+final class RequestRecord: Sendable {
+    let handler: HTTPMetrics.Handler
+    let head: HTTPRequest
+    let status: Int
+    let responseHeaders: HTTPFields
+    let nanoseconds: Int64
+    let remoteAddress: SocketAddress?
+    let user: String?
     /// The request's number (`RegistryRequestContext.number`), from which its id is formatted.
-    var number: UInt64
+    let number: UInt64
+
+    init(handler: HTTPMetrics.Handler, head: HTTPRequest, status: Int, responseHeaders: HTTPFields, nanoseconds: Int64,
+         remoteAddress: SocketAddress?, user: String?, number: UInt64) {
+        self.handler = handler
+        self.head = head
+        self.status = status
+        self.responseHeaders = responseHeaders
+        self.nanoseconds = nanoseconds
+        self.remoteAddress = remoteAddress
+        self.user = user
+        self.number = number
+    }
 }
 
 /// Gathers finished requests and hands them to the HTTP metrics and the access log in batches,
@@ -72,34 +87,32 @@ final class RequestRecorder: Service, Sendable {
     }
 
     private func apply(_ batch: [RequestRecord]) {
-        if let metrics {
-            var seen = Array(repeating: false, count: HTTPMetrics.Handler.allCases.count)
-            for record in batch {
+        var seen = Array(repeating: false, count: HTTPMetrics.Handler.allCases.count)
+        var out: [UInt8] = []
+        if accessLog != nil { out.reserveCapacity(batch.count * 200) }
+        for record in batch {
+            // Looked up once for both: a header lookup compares names one by one.
+            let responseSize = record.responseHeaders[.contentLength].flatMap { Int($0) }
+            if let metrics {
                 seen[record.handler.rawValue] = true
                 metrics.finished(record.handler, method: HTTPMetrics.methodIndex(record.head.method.rawValue),
                                  code: record.status, nanoseconds: record.nanoseconds,
                                  requestSize: record.head.headerFields[.contentLength].flatMap { Int($0) },
-                                 responseSize: record.responseHeaders[.contentLength].flatMap { Int($0) })
+                                 responseSize: responseSize)
             }
-            metrics.publishInFlight(seen: seen)
+            accessLog?.append(record, responseSize: responseSize, to: &out)
         }
-        if let accessLog {
-            var out: [UInt8] = []
-            out.reserveCapacity(batch.count * 200)
-            for record in batch {
-                accessLog.append(AccessLog.Entry(record), to: &out)
-            }
-            AccessLog.writeOut(out)
-        }
+        metrics?.publishInFlight(seen: seen)
+        if !out.isEmpty { AccessLog.writeOut(out) }
     }
 }
 
 extension AccessLog.Entry {
-    init(_ record: RequestRecord) {
+    init(_ record: RequestRecord, responseSize: Int?) {
         let head = record.head
         self.init(remoteAddress: record.remoteAddress?.ipAddress ?? "-", user: record.user, method: head.method.rawValue,
                   uri: String((head.path ?? "").prefix(2048)), status: record.status,
-                  bytes: record.responseHeaders[.contentLength].flatMap { Int($0) },
+                  bytes: responseSize,
                   referer: head.headerFields[.referer], userAgent: head.headerFields[.userAgent],
                   nanoseconds: record.nanoseconds, requestID: RegistryRequestContext.requestID(record.number))
     }
