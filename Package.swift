@@ -121,7 +121,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berth-registry", dependencies: [
-            "RegistryServer", "RegistryCore", "ServerConfiguration",
+            "RegistryServer", "RegistryCore", "RegistryStorage", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

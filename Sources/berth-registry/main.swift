@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import RegistryCore
 import RegistryServer
+import RegistryStorage
 import ServerConfiguration
 
 /// `berth-registry`: an OCI Distribution registry that reads CNCF Distribution's config.yml.
@@ -93,9 +94,20 @@ struct Import: AsyncParsableCommand {
         abstract: "Build the metadata from an existing Distribution storage root, serving its blobs in place.")
 
     @Argument(help: "Distribution's storage root (the directory holding docker/registry/v2).")
-    var directory: String
+    var directory: String?
+
+    @Option(name: .long, help: "Import the storage this configuration names instead (a filesystem root or an s3 bucket).")
+    var config: String?
+
+    func validate() throws {
+        guard (directory == nil) != (config == nil) else {
+            throw ValidationError("give either a storage root directory or --config CONFIG")
+        }
+    }
 
     func run() async throws {
+        if let config { return try await importConfigured(config) }
+        guard let directory else { return }
         var root = directory
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
         if root.hasSuffix("/docker/registry/v2") { root = String(root.dropLast("/docker/registry/v2".count)) }
@@ -111,6 +123,25 @@ struct Import: AsyncParsableCommand {
             print("serve it with storage.filesystem.rootdirectory: \(root)")
         } catch {
             FileHandle.standardError.write(Data("berth-registry import: \(directory): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The storage and metadata a configuration names (an S3 bucket written by Distribution's s3
+    /// driver, say), imported where `serve` with the same file will find them.
+    private func importConfigured(_ path: String) async throws {
+        var logger = Logger(label: "berth-registry")
+        logger.logLevel = .info
+        do {
+            let (configuration, _) = try loadConfiguration(path)
+            let registry = try makeRegistry(configuration: configuration, logger: logger)
+            guard !(try await registry.storage.list(StorageLayout.repositoriesRoot)).isEmpty else {
+                throw MaintenanceError("no docker/registry/v2/repositories in the configured storage")
+            }
+            print(try await DistributionImporter(registry: registry).run())
+            print("serve it with the same configuration")
+        } catch {
+            FileHandle.standardError.write(Data("berth-registry import: \(path): \(error)\n".utf8))
             throw ExitCode(1)
         }
     }

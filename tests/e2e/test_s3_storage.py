@@ -142,3 +142,35 @@ def test_s3_without_a_metadata_file_is_refused_by_verify_config(tmp_path, s3):
     result = subprocess.run([str(BERTH_REGISTRY), "verify-config", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "database.sqlite.path" in result.stderr and "storage.s3.chunksize" in result.stderr, result.stderr
+
+
+def test_a_bucket_distribution_wrote_is_imported_and_served_in_place(tmp_path, s3, busybox_layout):
+    """CNCF Distribution 2.8.2 with its own s3 driver pushes to the bucket; berth-registry
+    imports that bucket (`import --config`) and serves the same objects, byte for byte."""
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
+    # An AWS_CA_BUNDLE in the environment makes Distribution's AWS SDK refuse to start (its HTTP
+    # transport cannot take one); empty, the SDK ignores it.
+    distribution = RegistryProcess(tmp_path / "distribution", "distribution", env={"AWS_CA_BUNDLE": ""})
+    storage = distribution.config["storage"]
+    del storage["filesystem"]
+    storage["s3"] = {"accesskey": s3["S3_ACCESS_KEY"], "secretkey": s3["S3_SECRET_KEY"], "region": "us-east-1",
+                     "regionendpoint": s3["S3_ENDPOINT"], "bucket": s3["S3_BUCKET"], "rootdirectory": f"/{prefix}",
+                     "secure": False, "v4auth": True}
+    storage["redirect"] = {"disable": True}
+    layout = busybox_layout.layout_dir
+    with distribution:
+        skopeo_copy(f"oci:{layout}:latest", distribution.ref("library/busybox", "1"), distribution)
+        skopeo_copy(f"oci:{layout}:latest", distribution.ref("team/app", "v2"), distribution)
+
+    berth = s3_registry(tmp_path / "berth", s3, prefix, tmp_path / "metadata.sqlite", redirect=False)
+    config = berth.write_config()
+    imported = subprocess.run([str(BERTH_REGISTRY), "import", "--config", str(config)], capture_output=True, text=True,
+                              timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    with berth:
+        pulled = tmp_path / "pulled"
+        skopeo_copy(berth.ref("library/busybox", "1"), f"oci:{pulled}:latest", berth)
+        assert_same_blobs(layout_blobs_verified(layout), layout_blobs_verified(pulled), "imported from Distribution's bucket")
+        assert requests.get(f"{berth.url}/v2/team/app/tags/list", timeout=30).json()["tags"] == ["v2"]
+        catalog = requests.get(f"{berth.url}/v2/_catalog", timeout=30).json()["repositories"]
+        assert catalog == ["library/busybox", "team/app"]
