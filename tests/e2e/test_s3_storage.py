@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -16,9 +17,9 @@ import pytest
 import requests
 import yaml
 
-from images import assert_same_blobs, layout_blobs_verified, sha256_digest
+from images import OCI_MANIFEST, assert_same_blobs, layout_blobs_verified, sha256_digest
 from programs import BERTH_REGISTRY, free_port
-from registry_http import push_blob
+from registry_http import image_manifest, push_blob, raw
 from registry_process import RegistryProcess
 from skopeo_support import skopeo_copy
 
@@ -174,3 +175,32 @@ def test_a_bucket_distribution_wrote_is_imported_and_served_in_place(tmp_path, s
         assert requests.get(f"{berth.url}/v2/team/app/tags/list", timeout=30).json()["tags"] == ["v2"]
         catalog = requests.get(f"{berth.url}/v2/_catalog", timeout=30).json()["repositories"]
         assert catalog == ["library/busybox", "team/app"]
+
+
+def test_a_tag_moved_on_one_node_is_served_by_the_other_within_the_cache_bound(tmp_path, s3):
+    """Nodes cache what a tag points at for at most a second (docs/registry.md); a tag moved on
+    one node is served by the other after that, never later."""
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
+    database = tmp_path / "metadata.sqlite"
+    with s3_registry(tmp_path / "a", s3, prefix, database) as a, s3_registry(tmp_path / "b", s3, prefix, database) as b:
+        def push(node, layer: bytes) -> str:
+            config = b'{"architecture":"amd64","os":"linux"}'
+            config_digest, layer_digest = push_blob(node, "app", config), push_blob(node, "app", layer)
+            manifest = image_manifest(config_digest, len(config), [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": len(layer)}])
+            reply = raw(node, "PUT", "/v2/app/manifests/v1", manifest, {"Content-Type": OCI_MANIFEST})
+            assert reply.status == 201, reply
+            return sha256_digest(manifest)
+
+        def served(node) -> str:
+            reply = requests.get(f"{node.url}/v2/app/manifests/v1", headers={"Accept": OCI_MANIFEST}, timeout=30)
+            assert reply.status_code == 200, reply.text
+            return reply.headers["Docker-Content-Digest"]
+
+        first = push(a, b"first layer")
+        assert served(b) == first          # now in b's cache
+        second = push(a, b"second layer")
+        moved = time.monotonic()
+        while served(b) != second:
+            assert time.monotonic() - moved < 1.0 + 2.0, "node b still serves the old digest past the bound"
+            time.sleep(0.05)
