@@ -146,7 +146,8 @@ extension Registry {
         try await discard(session)
     }
 
-    /// Removes sessions started before `cutoff` and temp files older than it (crash leftovers).
+    /// Removes sessions started before `cutoff` and temp files older than it (crash leftovers),
+    /// and what the storage keeps of writes cut off before it (an object store's multipart uploads).
     /// Returns the sessions removed (or that would be, in a dry run).
     public func purgeUploads(startedBefore cutoff: Int64, dryRun: Bool) async throws -> [UploadRecord] {
         let stale = try await metadata.uploads(startedBefore: cutoff)
@@ -159,6 +160,7 @@ extension Registry {
             let path = "\(StorageLayout.uploadsDirectory)/\(name)"
             if let info = try await storage.stat(path), info.modified < cutoff { try await storage.delete(path) }
         }
+        try await storage.purgeAbandonedWrites(startedBefore: cutoff)
         return stale
     }
 

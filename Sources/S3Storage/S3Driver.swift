@@ -78,13 +78,15 @@ public struct S3Driver: StorageDriver {
         try await delete([source])
     }
 
-    /// Every object at or under each path, and the multipart uploads of sessions among them.
+    /// Every object at or under each path, and, under the uploads directory (the only place
+    /// writers leave them), the multipart uploads of sessions among them.
     public func delete(_ paths: [String]) async throws {
         var keys: [String] = []
         for path in paths {
             let base = key(path)
             keys.append(base)
             keys += try await client.listAllObjects(prefix: base + "/").map(\.key)
+            guard path.hasPrefix(StorageLayout.uploadsDirectory + "/") else { continue }
             for upload in try await client.pendingUploads(prefix: base + "/") {
                 try await client.abortMultipartUpload(upload.key, uploadID: upload.uploadID)
             }

@@ -125,6 +125,18 @@ import Testing
         #expect(try await client.listAllObjects(prefix: "\(root)/berth/uploads/").isEmpty)
     }
 
+    @Test func purgingAbortsTheMultipartUploadsOfWritersCutOff() async throws {
+        let driver = driver()
+        // A push cut off after its first part: nothing listed, but its parts hold space.
+        let writer = try await driver.writer("\(StorageLayout.uploadsDirectory)/tmp-cut", appendingAt: nil)
+        try await writer.write(ByteBuffer(bytes: Self.bytes(Self.part + 1, seed: 6)))
+        #expect(try await client.pendingUploads(prefix: "\(root)/").count == 1)
+        try await driver.purgeAbandonedWrites(startedBefore: Int64(Date().timeIntervalSince1970) - 3600)
+        #expect(try await client.pendingUploads(prefix: "\(root)/").count == 1, "a recent write is left alone")
+        try await driver.purgeAbandonedWrites(startedBefore: Int64(Date().timeIntervalSince1970) + 60)
+        #expect(try await client.pendingUploads(prefix: "\(root)/").isEmpty)
+    }
+
     @Test func listingsAndRedirectsFollowTheLayout() async throws {
         let driver = driver()
         for name in ["a/data", "b/data", "c"] {
