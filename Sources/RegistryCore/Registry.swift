@@ -64,7 +64,11 @@ public final class Registry: Sendable {
     }
 
     /// Publishes a pull: to subscribers now, to the outbox with the next flush.
-    func publishPull(_ event: RegistryEvent) {
+    /// The event is made only when an outbox or a subscriber takes it: a pull is the hottest
+    /// request, and an event costs a UUID and its string.
+    func publishPull(_ make: @autoclosure () -> RegistryEvent) {
+        guard outbox != nil || events.hasSubscribers else { return }
+        let event = make()
         outbox?.bufferPull(event)
         events.publish(event)
     }

@@ -75,4 +75,7 @@ public final class RegistryEventBus: @unchecked Sendable {
         let current = lock.withLock { subscribers }
         for subscriber in current { subscriber.receive(event) }
     }
+
+    /// Whether anyone listens: an event nobody receives need not be made.
+    public var hasSubscribers: Bool { lock.withLock { !subscribers.isEmpty } }
 }

@@ -30,8 +30,10 @@ extension Endpoints {
 
     /// Media types listed in `Accept`, or nil when the client accepts anything (no header, `*/*`).
     static func acceptedMediaTypes(_ values: [String]) -> Set<String>? {
+        // Trimmed by hand: Foundation's trimmingCharacters bridges through NSString, a
+        // measurable part of a manifest GET.
         let types = values.flatMap { $0.split(separator: ",") }
-            .map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) }
+            .map { String($0.split(separator: ";", omittingEmptySubsequences: false)[0].trimmingSpaces) }
             .filter { !$0.isEmpty }
         if types.isEmpty || types.contains("*/*") || types.contains("application/*") { return nil }
         return Set(types)
@@ -85,5 +87,15 @@ extension Endpoints {
             bytes.append(contentsOf: buffer.readableBytesView)
         }
         return bytes
+    }
+}
+
+extension Substring {
+    /// Without the spaces and tabs at either end (HTTP's optional whitespace).
+    var trimmingSpaces: Substring {
+        var text = self
+        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
+        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
+        return text
     }
 }
