@@ -28,6 +28,7 @@ TEST_PACKAGES=(
   # scripts/s3-server.sh: a real S3 server (single-node Ceph + RADOS Gateway; no ceph-mgr) and
   # botocore for Debian's python3 to sign the SigV4 requests that check it
   ceph-mon ceph-osd radosgw ceph-common python3-botocore
+  postgresql          # scripts/postgres-server.sh: the PostgreSQL metadata store's tests
 )
 
 PACKAGES=("${BUILD_PACKAGES[@]}")
