@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // SHA-256/512 whose running state can be saved and restored (OpenSSL's contexts), so an
@@ -51,6 +52,7 @@ let package = Package(
         .target(name: "RegistryMetadata", dependencies: [
             "OCI", "CSQLite",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         // The registry's operations: uploads, manifests, tags, listings, deletes, GC, retention, events.
         .target(name: "RegistryCore", dependencies: [
@@ -185,7 +187,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "RegistryMetadataTests", dependencies: ["RegistryMetadata", "OCI"]),
+        .testTarget(name: "RegistryMetadataTests", dependencies: [
+            "RegistryMetadata", "OCI", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         .testTarget(name: "RegistryAuthTests", dependencies: [
             "RegistryAuth",
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -6,12 +6,23 @@ import Testing
 /// The outbox: events land in the transactions of their changes (and not when the change does
 /// not happen), cursors deliver in order from where they were, and delivered events are pruned.
 @Suite struct EventOutboxTests {
-    let store: SQLiteMetadataStore
+    @Test(arguments: Backend.allCases) func changesWriteTheirEventsAndRefusedChangesWriteNone(_ backend: Backend) async throws {
+        try await withStore(backend) { try await EventOutboxCases(store: $0).changesWriteTheirEventsAndRefusedChangesWriteNone() }
+    }
+
+    @Test(arguments: Backend.allCases) func cursorsResumeAndPruneOnlyWhatEveryEndpointHas(_ backend: Backend) async throws {
+        try await withStore(backend) { try await EventOutboxCases(store: $0).cursorsResumeAndPruneOnlyWhatEveryEndpointHas() }
+    }
+}
+
+/// The bodies of `EventOutboxTests`, on one store of each backend.
+struct EventOutboxCases {
+    let store: any MetadataStore
     let repo: RepositoryName
     static let noGuard: TagGuard = { _, _ in nil }
 
-    init() throws {
-        store = try SQLiteMetadataStore(path: NSTemporaryDirectory() + "berth-outbox-\(UUID().uuidString).sqlite")
+    init(store: any MetadataStore) throws {
+        self.store = store
         repo = try RepositoryName("team/app")
     }
 
@@ -19,7 +30,7 @@ import Testing
     func payload(_ text: String) -> EventPayload { Array(text.utf8) }
     func texts(_ events: [OutboxEvent]) -> [String] { events.map { String(decoding: $0.payload, as: UTF8.self) } }
 
-    @Test func changesWriteTheirEventsAndRefusedChangesWriteNone() async throws {
+    func changesWriteTheirEventsAndRefusedChangesWriteNone() async throws {
         let cursors = try await store.prepareEventCursors(["ci"])
         #expect(cursors == ["ci": 0])
         try await store.claimBlob(digest("layer"), size: 1, protectedUntil: 0)
@@ -44,7 +55,7 @@ import Testing
         #expect(events.map(\.sequence) == events.map(\.sequence).sorted())
     }
 
-    @Test func cursorsResumeAndPruneOnlyWhatEveryEndpointHas() async throws {
+    func cursorsResumeAndPruneOnlyWhatEveryEndpointHas() async throws {
         _ = try await store.prepareEventCursors(["a", "b"])
         try await store.appendEvents((1...5).map { payload("e\($0)") })
         let all = try await store.events(after: 0, limit: 100)

@@ -3,15 +3,62 @@ import OCI
 import RegistryMetadata
 import Testing
 
-@Suite struct SQLiteMetadataStoreTests {
-    let path: String
-    let store: SQLiteMetadataStore
+/// The metadata store's behaviour, the same on every backend: each test runs once per
+/// `Backend` on a fresh store (a new SQLite file, a new PostgreSQL database).
+@Suite struct MetadataStoreTests {
+    @Test(arguments: Backend.allCases) func tagsPointAtManifestsAndPaginate(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).tagsPointAtManifestsAndPaginate() }
+    }
+
+    @Test(arguments: Backend.allCases) func manifestReferencesAreCheckedInItsTransaction(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).manifestReferencesAreCheckedInItsTransaction() }
+    }
+
+    @Test(arguments: Backend.allCases) func immutableTagsDoNotMoveOrGo(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).immutableTagsDoNotMoveOrGo() }
+    }
+
+    @Test(arguments: Backend.allCases) func deletingAManifestDeletesItsTagsButDeletingATagKeepsTheManifest(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).deletingAManifestDeletesItsTagsButDeletingATagKeepsTheManifest() }
+    }
+
+    @Test(arguments: Backend.allCases) func referrersFilterByArtifactType(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).referrersFilterByArtifactType() }
+    }
+
+    @Test(arguments: Backend.allCases) func blobLinksArePerRepositoryAndMountable(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).blobLinksArePerRepositoryAndMountable() }
+    }
+
+    @Test(arguments: Backend.allCases) func uploadSessionsPersist(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).uploadSessionsPersist() }
+    }
+
+    @Test(arguments: Backend.allCases) func sweepKeepsWhatIsReachableAndMarksTheRest(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).sweepKeepsWhatIsReachableAndMarksTheRest() }
+    }
+
+    @Test(arguments: Backend.allCases) func sweepWithoutUntaggedRemovalKeepsManifestsAndProtectedBlobs(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).sweepWithoutUntaggedRemovalKeepsManifestsAndProtectedBlobs() }
+    }
+
+    @Test(arguments: Backend.allCases) func aManifestWhoseContentIsNotStoredIsRefusedUntilPlaced(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).aManifestWhoseContentIsNotStoredIsRefusedUntilPlaced() }
+    }
+
+    @Test(arguments: Backend.allCases) func orphansAreMarkedOnlyWithoutARow(_ backend: Backend) async throws {
+        try await withStore(backend) { try await MetadataStoreCases(store: $0).orphansAreMarkedOnlyWithoutARow() }
+    }
+}
+
+/// The bodies of `MetadataStoreTests`, on one store.
+struct MetadataStoreCases {
+    let store: any MetadataStore
     let repo: RepositoryName
     static let noGuard: TagGuard = { _, _ in nil }
 
-    init() throws {
-        path = NSTemporaryDirectory() + "berth-meta-\(UUID().uuidString).sqlite"
-        store = try SQLiteMetadataStore(path: path)
+    init(store: any MetadataStore) throws {
+        self.store = store
         repo = try RepositoryName("team/app")
     }
 
@@ -39,7 +86,7 @@ import Testing
         try await store.sweep(SweepRequest(now: now, cutoff: now, removesUntagged: { _ in untagged }, retention: nil, dryRun: dryRun))
     }
 
-    @Test func tagsPointAtManifestsAndPaginate() async throws {
+    func tagsPointAtManifestsAndPaginate() async throws {
         for name in ["c", "a", "d", "b"] { try await put("m1", tag: name) }
         #expect(try await store.tags(in: repo, after: nil, limit: nil) == ["a", "b", "c", "d"])
         #expect(try await store.tags(in: repo, after: "b", limit: 1) == ["c"])
@@ -47,7 +94,7 @@ import Testing
         #expect(try await store.repositories(after: nil, limit: 10) == ["team/app"])
     }
 
-    @Test func manifestReferencesAreCheckedInItsTransaction() async throws {
+    func manifestReferencesAreCheckedInItsTransaction() async throws {
         await #expect(throws: MetadataConflict.blobUnknown(digest("l1"))) { try await put("m1", blobs: ["l1"]) }
         try await storeBlob("l1")
         try await put("m1", blobs: ["l1"])
@@ -55,7 +102,7 @@ import Testing
         #expect(try await store.manifest(.digest(digest("index")), in: repo) == nil)
     }
 
-    @Test func immutableTagsDoNotMoveOrGo() async throws {
+    func immutableTagsDoNotMoveOrGo() async throws {
         let guarded: TagGuard = { _, tag in tag.value.hasPrefix("v") ? "rule" : nil }
         try await put("m1", tag: "v1")
         try await store.claimBlob(digest("m2"), size: 1, protectedUntil: 0)
@@ -69,7 +116,7 @@ import Testing
         #expect(try await store.manifest(.tag(try Tag("v1")), in: repo)?.digest == digest("m1"))
     }
 
-    @Test func deletingAManifestDeletesItsTagsButDeletingATagKeepsTheManifest() async throws {
+    func deletingAManifestDeletesItsTagsButDeletingATagKeepsTheManifest() async throws {
         try await storeBlob("l1")
         try await put("m1", blobs: ["l1"], tag: "one")
         try await put("m1", tag: "two")
@@ -81,7 +128,7 @@ import Testing
         #expect(try await store.manifest(.digest(digest("m1")), in: repo) == nil)
     }
 
-    @Test func referrersFilterByArtifactType() async throws {
+    func referrersFilterByArtifactType() async throws {
         let subject = digest("subject")
         for (name, type) in [("sig", "application/x-signature"), ("sbom", "application/x-sbom")] {
             try await store.claimBlob(digest(name), size: 1, protectedUntil: 0)
@@ -94,7 +141,7 @@ import Testing
         #expect(sboms.map(\.digest) == [digest("sbom")])
     }
 
-    @Test func blobLinksArePerRepositoryAndMountable() async throws {
+    func blobLinksArePerRepositoryAndMountable() async throws {
         let other = try RepositoryName("other")
         try await storeBlob("b")
         #expect(try await store.blobLink(digest("b"), in: repo)?.size == 1)
@@ -106,7 +153,7 @@ import Testing
         #expect(try await store.blobLink(digest("b"), in: repo) == nil)
     }
 
-    @Test func uploadSessionsPersist() async throws {
+    func uploadSessionsPersist() async throws {
         try await store.createUpload(UploadRecord(id: "u1", repository: repo, size: 0, createdAt: 100))
         #expect(try await store.setUploadSize("u1", from: 0, to: 42, digestState: [1, 2, 3]))
         #expect(try await store.upload("u1")?.size == 42)
@@ -120,7 +167,7 @@ import Testing
         #expect(try await store.upload("u1") == nil)
     }
 
-    @Test func sweepKeepsWhatIsReachableAndMarksTheRest() async throws {
+    func sweepKeepsWhatIsReachableAndMarksTheRest() async throws {
         for layer in ["shared", "only-old", "child-layer", "sig-layer", "unused"] { try await storeBlob(layer) }
         try await put("kept", blobs: ["shared"], tag: "latest")
         try await put("old", blobs: ["shared", "only-old"])
@@ -154,7 +201,7 @@ import Testing
         #expect(Set(second.blobs.map(\.digest)).isSuperset(of: [digest("child-layer"), digest("sig-layer")]))
     }
 
-    @Test func sweepWithoutUntaggedRemovalKeepsManifestsAndProtectedBlobs() async throws {
+    func sweepWithoutUntaggedRemovalKeepsManifestsAndProtectedBlobs() async throws {
         let now = Int64(Date().timeIntervalSince1970)
         try await storeBlob("fresh", protectedUntil: now + 3600)
         try await storeBlob("stale")
@@ -167,7 +214,7 @@ import Testing
         #expect(Set(after.blobs.map(\.digest)) == [digest("stale"), digest("untagged")])
     }
 
-    @Test func aManifestWhoseContentIsNotStoredIsRefusedUntilPlaced() async throws {
+    func aManifestWhoseContentIsNotStoredIsRefusedUntilPlaced() async throws {
         await #expect(throws: MetadataConflict.contentNotStored(digest("new"))) {
             try await store.putManifest(manifest("new"), in: repo, references: ManifestReferences(), tags: [],
                                         contentPlaced: false, guard: Self.noGuard)
@@ -185,7 +232,7 @@ import Testing
         #expect(try await store.manifest(.tag(try Tag("again")), in: repo)?.digest == digest("new"))
     }
 
-    @Test func orphansAreMarkedOnlyWithoutARow() async throws {
+    func orphansAreMarkedOnlyWithoutARow() async throws {
         try await storeBlob("known")
         #expect(try await store.markOrphans([digest("known"), digest("orphan")]) == [digest("orphan")])
         #expect(try await store.knownBlobs(among: [digest("known"), digest("orphan"), digest("other")])
