@@ -123,7 +123,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berth-registry", dependencies: [
-            "RegistryServer", "RegistryCore", "RegistryStorage", "ServerConfiguration",
+            "RegistryServer", "RegistryCore", "RegistryStorage", "RegistryMetadata", "ServerConfiguration",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -48,12 +48,23 @@ public final class Registry: Sendable {
     /// metadata in the SQLite file `database`. Blocking (opens and migrates the database).
     public static func on(_ driver: any StorageDriver, named name: String, database: String, settings: RegistrySettings,
                           logger: Logger, outbox: EventOutbox? = nil) throws -> Registry {
+        Registry(on: driver, named: name, metadata: try openSQLite(at: database), settings: settings, logger: logger,
+                 outbox: outbox)
+    }
+
+    /// Blobs on `driver`, its storage actions timed under `name` (Distribution's driver name).
+    public convenience init(on driver: any StorageDriver, named name: String, metadata: any MetadataStore,
+                            settings: RegistrySettings, logger: Logger, outbox: EventOutbox? = nil) {
+        self.init(settings: settings, storage: TimedStorageDriver(driver, driverName: name), metadata: metadata,
+                  logger: logger, outbox: outbox)
+    }
+
+    /// The SQLite metadata at `path`, its directory made first. Blocking (opens and migrates).
+    public static func openSQLite(at path: String) throws -> SQLiteMetadataStore {
         // The database's directory; the driver makes every other directory as it writes.
-        try FileManager.default.createDirectory(atPath: (database as NSString).deletingLastPathComponent,
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        let metadata = try SQLiteMetadataStore(path: database)
-        return Registry(settings: settings, storage: TimedStorageDriver(driver, driverName: name), metadata: metadata,
-                        logger: logger, outbox: outbox)
+        return try SQLiteMetadataStore(path: path)
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970) }

@@ -69,19 +69,9 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
 
     /// Makes the pool and starts running it; connects lazily. Call `migrate()` before use.
     public init(settings: Settings, logger: Logger = Logger(label: "berth.metadata.postgres")) {
-        let tls: PostgresClient.Configuration.TLS
-        switch settings.tls {
-        case .disable:
-            tls = .disable
-        case .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            tls = .require(configuration)
-        case .verifyFull:
-            tls = .require(.makeClientConfiguration())
-        }
         var configuration = PostgresClient.Configuration(host: settings.host, port: settings.port, username: settings.user,
-                                                         password: settings.password, database: settings.database, tls: tls)
+                                                         password: settings.password, database: settings.database,
+                                                         tls: Self.tlsConfiguration(settings.tls).map { .require($0) } ?? .disable)
         configuration.options.maximumConnections = max(1, settings.maxOpenConnections)
         configuration.options.minimumConnections = max(0, min(settings.maxIdleConnections, settings.maxOpenConnections))
         configuration.options.connectionIdleTimeout = settings.idleTimeout
@@ -98,8 +88,35 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
         }
     }
 
-    /// A store whose schema is applied and checked.
+    /// The TLS a mode asks for; nil for plain TCP.
+    private static func tlsConfiguration(_ mode: Settings.TLSMode) -> TLSConfiguration? {
+        switch mode {
+        case .disable:
+            return nil
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            return configuration
+        case .verifyFull:
+            return .makeClientConfiguration()
+        }
+    }
+
+    /// Makes one connection directly and closes it. The pool retries a failing connection
+    /// quietly for as long as it is asked to; start-up asks once, for PostgreSQL's own error.
+    public static func checkConnection(settings: Settings, logger: Logger) async throws {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let configuration = tlsConfiguration(settings.tls) { tls = .require(try NIOSSLContext(configuration: configuration)) }
+        let configuration = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: settings.password,
+            database: settings.database, tls: tls)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    /// A store whose schema is applied and checked (after one direct connection succeeded).
     public static func open(settings: Settings, logger: Logger = Logger(label: "berth.metadata.postgres")) async throws -> PostgresMetadataStore {
+        try await checkConnection(settings: settings, logger: logger)
         let store = PostgresMetadataStore(settings: settings, logger: logger)
         do {
             try await store.migrate()
@@ -139,6 +156,17 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
                     """, logger: self.logger)
             }
         }
+    }
+
+    /// The schema version the database is at (0 before the first migration) and the one this
+    /// build knows.
+    public func schemaVersion() async throws -> (applied: Int, known: Int) {
+        let applied = try await write(commit: false) { db in
+            try await db.query(PostgresQuery(unsafeSQL: PostgresSchema.migrationsTable), logger: self.logger)
+            return try await self.first("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations", db)?
+                .decode(Int64.self) ?? 0
+        }
+        return (Int(applied), PostgresSchema.version)
     }
 
     // MARK: Connection handling

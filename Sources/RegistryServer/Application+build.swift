@@ -6,6 +6,7 @@ import Logging
 import NIOSSL
 import Prometheus
 import RegistryCore
+import RegistryMetadata
 import RegistryStorage
 import S3
 import S3Storage
@@ -13,18 +14,33 @@ import ServerConfiguration
 import ServiceLifecycle
 
 /// The core registry a configuration describes: blobs on the filesystem or in S3, metadata in
-/// SQLite. Blocking: call at start-up.
-public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) throws -> Registry {
+/// embedded SQLite or in PostgreSQL (`database.enabled`, its schema migrated). Call at start-up.
+public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) async throws -> Registry {
     let outbox = configuration.notifications.endpoints.isEmpty
         ? nil : EventOutbox(includeReferences: configuration.notifications.includeReferences)
     let storage = configuration.storage
-    guard let s3 = storage.s3, let database = storage.sqlitePath else {
-        return try Registry.onFilesystem(root: storage.rootDirectory, database: storage.sqlitePath,
-                                         settings: configuration.settings, logger: logger, outbox: outbox)
+    let driver: any StorageDriver
+    let driverName: String
+    if let s3 = storage.s3 {
+        let client = S3Client(configuration: s3.configuration, http: S3StorageSettings.httpClient, logger: logger)
+        (driver, driverName) = (S3Driver(client: client, settings: s3.driver), "s3")
+    } else {
+        (driver, driverName) = (FilesystemDriver(root: storage.rootDirectory), "filesystem")
     }
-    let client = S3Client(configuration: s3.configuration, http: S3StorageSettings.httpClient, logger: logger)
-    return try Registry.on(S3Driver(client: client, settings: s3.driver), named: "s3", database: database,
-                           settings: configuration.settings, logger: logger, outbox: outbox)
+    let metadata: any MetadataStore
+    if let postgres = configuration.postgres {
+        do {
+            metadata = try await PostgresMetadataStore.open(settings: postgres, logger: logger)
+        } catch {
+            throw ConfigurationError(problems: ["database: cannot use PostgreSQL database \(postgres.database) at "
+                                                + "\(postgres.host):\(postgres.port): \(String(reflecting: error))"])
+        }
+    } else {
+        let path = storage.sqlitePath ?? FilesystemDriver(root: storage.rootDirectory).absolute(StorageLayout.metadataDatabase)
+        metadata = try Registry.openSQLite(at: path)
+    }
+    return Registry(on: driver, named: driverName, metadata: metadata, settings: configuration.settings, logger: logger,
+                    outbox: outbox)
 }
 
 /// Builds the registry application for a configuration; `main` runs it, tests call it directly.
@@ -34,7 +50,7 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
                              metrics: PrometheusCollectorRegistry? = nil) async throws -> some ApplicationProtocol {
     for warning in configuration.warnings { logger.warning("\(warning)") }
     let authenticator = try await AuthenticatorFactory.make(configuration.authentication)
-    let registry = try makeRegistry(configuration: configuration, logger: logger)
+    let registry = try await makeRegistry(configuration: configuration, logger: logger)
     if let s3 = configuration.storage.s3 {
         // Wrong credentials or a missing bucket stop start-up with S3's own error, not the first push.
         do {

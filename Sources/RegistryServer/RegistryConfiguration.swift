@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RegistryCore
+import RegistryMetadata
 import ServerConfiguration
 
 /// berth-registry's settings, read from the same `config.yml` CNCF Distribution reads
@@ -16,6 +17,8 @@ import ServerConfiguration
 public struct RegistryConfiguration: Sendable {
     public var log = LogSettings()
     public var storage = StorageSettings()
+    /// `database` (GitLab's keys): the metadata in PostgreSQL; nil: embedded SQLite.
+    public var postgres: PostgresMetadataStore.Settings?
     public var http = HTTPSettings()
     public var debug = DebugSettings()
     public var health = HealthSettings()
@@ -45,7 +48,7 @@ public struct RegistryConfiguration: Sendable {
           addr: 127.0.0.1:5000
         """
 
-    static let knownKeys: [String] = S3StorageSettings.keys + [
+    static let knownKeys: [String] = S3StorageSettings.keys + DatabaseSettings.keys + [
         "version", "log.level", "log.formatter", "log.accesslog.disabled", "log.fields",
         "storage.filesystem.rootdirectory", "storage.filesystem.maxthreads", "storage.delete.enabled",
         "storage.maintenance.uploadpurging.enabled", "storage.maintenance.uploadpurging.age",
@@ -56,7 +59,7 @@ public struct RegistryConfiguration: Sendable {
         "storage.maintenance.retention.dryrun", "storage.maintenance.retention.policies", "immutabletags",
         "validation.enabled", "validation.disabled", "validation.manifests.urls.allow", "validation.manifests.urls.deny",
         "validation.manifests.indexes.platforms", "validation.manifests.indexes.platformlist",
-        "storage.cache.blobdescriptor", "storage.redirect.disable", "database.sqlite.path",
+        "storage.cache.blobdescriptor", "storage.redirect.disable",
         "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
         "http.headers", "http.debug.addr", "http.debug.prometheus.enabled", "http.debug.prometheus.path",
@@ -86,7 +89,8 @@ public struct RegistryConfiguration: Sendable {
             tree.problem("version: unsupported configuration version \"\(version)\" (expected 0.1)")
         }
         config.log = LogSettings.read(from: &tree)
-        config.storage = StorageSettings.read(from: &tree)
+        config.postgres = DatabaseSettings.read(from: &tree)
+        config.storage = StorageSettings.read(from: &tree, metadataInPostgres: config.postgres != nil)
         parseMaintenance(&tree, into: &config)
         parseValidation(&tree, into: &config)
         config.http = HTTPSettings.read(from: &tree)

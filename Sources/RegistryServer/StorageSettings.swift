@@ -31,7 +31,7 @@ public struct StorageSettings: Sendable {
     /// Keys beside the driver that Distribution accepts under `storage`.
     static let sections = ["filesystem", "s3", "delete", "maintenance", "cache", "redirect"]
 
-    static func read(from tree: inout ConfigurationTree) -> StorageSettings {
+    static func read(from tree: inout ConfigurationTree, metadataInPostgres: Bool) -> StorageSettings {
         var settings = StorageSettings()
         if let storage = tree.value("storage") as? [String: Any] {
             for driver in storage.keys.filter({ !sections.contains($0) }).sorted() {
@@ -47,8 +47,9 @@ public struct StorageSettings: Sendable {
         if let path = tree.string("database.sqlite.path") { settings.sqlitePath = tree.resolve(path) }
         if tree.value("storage.s3") != nil {
             settings.s3 = S3StorageSettings.read(from: &tree, redirectDisabled: tree.bool("storage.redirect.disable", default: false))
-            if settings.sqlitePath == nil {
-                tree.problem("database.sqlite.path: required with the s3 storage driver (a local file for the metadata)")
+            if settings.sqlitePath == nil && !metadataInPostgres {
+                tree.problem("database.sqlite.path: required with the s3 storage driver (a local file for the metadata), "
+                             + "unless database.enabled puts it in PostgreSQL")
             }
         }
         settings.deleteEnabled = tree.bool("storage.delete.enabled", default: settings.deleteEnabled)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RegistryCore
+import RegistryMetadata
 import RegistryServer
 import RegistryStorage
 import ServerConfiguration
@@ -14,7 +15,7 @@ struct BerthRegistry: AsyncParsableCommand {
         commandName: "berth-registry",
         abstract: "A private container registry (OCI Distribution v1.1), a drop-in for CNCF Distribution.",
         version: "0.1.0",
-        subcommands: [Serve.self, VerifyConfig.self, Import.self, GarbageCollect.self],
+        subcommands: [Serve.self, VerifyConfig.self, Import.self, GarbageCollect.self, Migrate.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -134,7 +135,7 @@ struct Import: AsyncParsableCommand {
         logger.logLevel = .info
         do {
             let (configuration, _) = try loadConfiguration(path)
-            let registry = try makeRegistry(configuration: configuration, logger: logger)
+            let registry = try await makeRegistry(configuration: configuration, logger: logger)
             guard !(try await registry.storage.list(StorageLayout.repositoriesRoot)).isEmpty else {
                 throw MaintenanceError("no docker/registry/v2/repositories in the configured storage")
             }
@@ -167,7 +168,7 @@ struct GarbageCollect: AsyncParsableCommand {
             var logger = Logger(label: "berth-registry")
             logger.logLevel = .warning
             if configuration.storage.s3 == nil { try Self.checkWritable(configuration.storage.rootDirectory) }
-            let registry = try makeRegistry(configuration: configuration, logger: logger)
+            let registry = try await makeRegistry(configuration: configuration, logger: logger)
             let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
                                                            waitForLease: 120, forceOrphanScan: true)
             for line in report.lines { print(line) }
@@ -190,5 +191,39 @@ struct GarbageCollect: AsyncParsableCommand {
         }
         close(fd)
         unlink(probe)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply (up) or show (status) the PostgreSQL metadata schema of a configuration's database.")
+
+    @Argument(help: "up: bring the schema to this build's version; status: print the versions.")
+    var action: Action
+
+    @Argument(help: "Configuration file with database.enabled (default: \(distributionDefaultConfig) when present).")
+    var config: String?
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case up, status
+    }
+
+    func run() async throws {
+        do {
+            let (configuration, path) = try loadConfiguration(config)
+            guard let settings = configuration.postgres else {
+                throw MaintenanceError("\(path) keeps the metadata in embedded SQLite (database.enabled is not true): "
+                                       + "its schema is migrated by serve")
+            }
+            let store = PostgresMetadataStore(settings: settings)
+            if action == .up { try await store.migrate() }
+            let (applied, known) = try await store.schemaVersion()
+            print("schema version \(applied) (this berth-registry knows \(known))"
+                  + (applied < known ? ": run `berth-registry migrate up`" : ""))
+            await store.shutdown()
+        } catch {
+            FileHandle.standardError.write(Data("berth-registry migrate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

@@ -1,0 +1,107 @@
+"""Several berth-registry nodes sharing one S3 bucket and one PostgreSQL database: the shape that
+scales out. Real engines only: the RADOS Gateway and PostgreSQL that scripts/test.sh starts
+(their env files named by BERTH_TEST_S3_ENV and BERTH_TEST_POSTGRES_ENV), skopeo and raw HTTP.
+
+Each test gets a bucket prefix and a database of its own.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from images import assert_same_blobs, layout_blobs_verified, sha256_digest
+from programs import BERTH_REGISTRY
+from registry_process import RegistryProcess
+from skopeo_support import skopeo_copy
+from test_s3_storage import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
+
+
+def env_file(variable: str) -> dict:
+    path = os.environ.get(variable)
+    assert path and Path(path).is_file(), f"{variable} names no env file: run the suite with scripts/test.sh"
+    return dict(line.split("=", 1) for line in Path(path).read_text().splitlines() if "=" in line)
+
+
+@pytest.fixture
+def database():
+    """A fresh PostgreSQL database for the test, dropped afterwards; its `database` section."""
+    pg = env_file("BERTH_TEST_POSTGRES_ENV")
+    name = f"cluster_{uuid.uuid4().hex[:12]}"
+    url = f"postgresql://{pg['PG_USER']}:{pg['PG_PASSWORD']}@{pg['PG_HOST']}:{pg['PG_PORT']}/{pg['PG_DATABASE']}"
+    subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    yield {"enabled": True, "host": pg["PG_HOST"], "port": int(pg["PG_PORT"]), "user": pg["PG_USER"],
+           "password": pg["PG_PASSWORD"], "dbname": name, "sslmode": "disable", "pool": {"maxopen": 8}}
+    subprocess.run(["psql", url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+
+
+def node(workdir: Path, s3, prefix: str, database: dict, redirect: bool = False) -> RegistryProcess:
+    reg = RegistryProcess(workdir, "berth")
+    storage = reg.config["storage"]
+    del storage["filesystem"]
+    storage["s3"] = s3_storage(s3, prefix)
+    storage["redirect"] = {"disable": not redirect}
+    reg.config["database"] = database
+    return reg
+
+
+def test_nodes_share_pushes_uploads_and_tags_through_postgres(tmp_path, s3, database, busybox_layout):
+    prefix = f"cluster-{uuid.uuid4().hex[:8]}"
+    with node(tmp_path / "a", s3, prefix, database) as a, node(tmp_path / "b", s3, prefix, database) as b:
+        # An image pushed through one node is pulled, whole, from the other.
+        layout = busybox_layout.layout_dir
+        skopeo_copy(f"oci:{layout}:latest", a.ref("library/busybox", "1"), a)
+        pulled = tmp_path / "pulled"
+        skopeo_copy(b.ref("library/busybox", "1"), f"oci:{pulled}:latest", b)
+        assert_same_blobs(layout_blobs_verified(layout), layout_blobs_verified(pulled), "pushed on a, pulled from b")
+        assert requests.get(f"{b.url}/v2/library/busybox/tags/list", timeout=30).json()["tags"] == ["1"]
+
+        # A chunked upload whose PATCHes alternate between the nodes.
+        data = os.urandom(11 * MiB + 7)
+        digest = sha256_digest(data)
+        started = requests.post(f"{a.url}/v2/app/blobs/uploads/", timeout=30)
+        assert started.status_code == 202, started.text
+        path = started.headers["Location"]
+        for index, (start, end) in enumerate([(0, 6 * MiB), (6 * MiB, 6 * MiB + 10), (6 * MiB + 10, 10 * MiB)]):
+            target = (b, a)[index % 2]
+            reply = requests.patch(f"{target.url}{path}", data=data[start:end], timeout=60, headers={
+                "Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end - 1}"})
+            assert reply.status_code == 202, reply.text
+            path = reply.headers["Location"]
+        done = requests.put(f"{b.url}{path}{'&' if '?' in path else '?'}digest={digest}", data=data[10 * MiB:], timeout=60)
+        assert done.status_code == 201, done.text
+        assert requests.get(f"{a.url}/v2/app/blobs/{digest}", timeout=60).content == data
+
+
+def test_migrate_status_and_up(tmp_path, s3, database):
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({"version": 0.1, "storage": {"s3": s3_storage(s3, "migrate")}, "database": database,
+                                      "http": {"addr": "127.0.0.1:5000"}}))
+
+    def migrate(action):
+        result = subprocess.run([str(BERTH_REGISTRY), "migrate", action, str(config)], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "schema version 0" in migrate("status") and "migrate up" in migrate("status")
+    known = migrate("up").split("knows ")[1].split(")")[0]
+    assert f"schema version {known} " in migrate("status")
+
+
+def test_a_database_that_cannot_be_reached_stops_start_up(tmp_path, s3, database):
+    database = {**database, "password": "wrong-password"}
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({"version": 0.1, "storage": {"s3": s3_storage(s3, "never")}, "database": database,
+                                      "http": {"addr": "127.0.0.1:5000"}}))
+    result = subprocess.run([str(BERTH_REGISTRY), "serve", str(config)], capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "database: cannot use PostgreSQL database" in output, output
+    assert "wrong-password" not in output
