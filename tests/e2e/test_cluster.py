@@ -19,7 +19,7 @@ from images import assert_same_blobs, layout_blobs_verified, sha256_digest
 from programs import BERTH_REGISTRY
 from registry_process import RegistryProcess
 from skopeo_support import skopeo_copy
-from test_s3_storage import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
+from s3_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 
 
 def env_file(variable: str) -> dict:

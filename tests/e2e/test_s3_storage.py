@@ -13,7 +13,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 import requests
 import yaml
 
@@ -21,27 +20,9 @@ from images import OCI_MANIFEST, assert_same_blobs, layout_blobs_verified, sha25
 from programs import BERTH_REGISTRY, free_port
 from registry_http import image_manifest, push_blob, raw
 from registry_process import RegistryProcess
+from s3_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 from skopeo_support import skopeo_copy
 
-MiB = 1024 * 1024
-
-
-@pytest.fixture
-def s3():
-    """The S3 server's endpoint, keys and bucket; the suite fails, loudly, without one."""
-    path = os.environ.get("BERTH_TEST_S3_ENV")
-    assert path and Path(path).is_file(), \
-        "BERTH_TEST_S3_ENV names no env file of scripts/s3-server.sh: run the suite with scripts/test.sh"
-    values = dict(line.split("=", 1) for line in Path(path).read_text().splitlines() if "=" in line)
-    return values
-
-
-def s3_storage(s3, prefix, **extra):
-    section = {"accesskey": s3["S3_ACCESS_KEY"], "secretkey": s3["S3_SECRET_KEY"], "region": "us-east-1",
-               "regionendpoint": s3["S3_ENDPOINT"], "forcepathstyle": True, "bucket": s3["S3_BUCKET"],
-               "rootdirectory": f"/{prefix}", "chunksize": 5 * MiB}
-    section.update(extra)
-    return section
 
 
 def s3_registry(workdir: Path, s3, prefix: str, database: Path, redirect: bool = True, **kwargs) -> RegistryProcess:
