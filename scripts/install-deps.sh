@@ -29,6 +29,7 @@ TEST_PACKAGES=(
   # botocore for Debian's python3 to sign the SigV4 requests that check it
   ceph-mon ceph-osd radosgw ceph-common python3-botocore
   postgresql          # scripts/postgres-server.sh: the PostgreSQL metadata store's tests
+  haproxy             # tests/e2e/test_cluster.py: round robin in front of several berth-registry nodes
 )
 
 PACKAGES=("${BUILD_PACKAGES[@]}")

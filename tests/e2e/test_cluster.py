@@ -16,9 +16,9 @@ import requests
 import yaml
 
 from images import assert_same_blobs, layout_blobs_verified, sha256_digest
-from programs import BERTH_REGISTRY
+from programs import BERTH_REGISTRY, REPO_ROOT, ServerProcess, free_port
 from registry_process import RegistryProcess
-from skopeo_support import skopeo_copy
+from skopeo_support import skopeo, skopeo_copy
 from s3_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 
 
@@ -105,3 +105,66 @@ def test_a_database_that_cannot_be_reached_stops_start_up(tmp_path, s3, database
     output = result.stdout + result.stderr
     assert "database: cannot use PostgreSQL database" in output, output
     assert "wrong-password" not in output
+
+
+class HAProxy(ServerProcess):
+    """haproxy with deploy/cluster/haproxy.cfg, its addresses moved to the test's ports."""
+
+    name = "haproxy"
+
+    def __init__(self, workdir, nodes):
+        super().__init__(workdir)
+        text = (REPO_ROOT / "deploy" / "cluster" / "haproxy.cfg").read_text()
+        text = text.replace("bind 127.0.0.1:5000", f"bind 127.0.0.1:{self.port}")
+        for index, reg in enumerate(nodes, start=1):
+            text = text.replace(f"127.0.0.1:500{index} check port 510{index}",
+                                f"127.0.0.1:{reg.port} check port {reg.debug_port}")
+        self.config_path = self.workdir / "haproxy.cfg"
+        self.config_path.write_text(text)
+
+    def argv(self):
+        return ["haproxy", "-db", "-f", str(self.config_path)]
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def cluster_node(workdir: Path, index: int, s3, prefix: str, database: dict) -> RegistryProcess:
+    """deploy/cluster/node<index>.yml with the test's bucket, database and ports."""
+    config = yaml.safe_load((REPO_ROOT / "deploy" / "cluster" / f"node{index}.yml").read_text())
+    reg = RegistryProcess(workdir, "berth")
+    reg.debug_port = free_port()
+    config["storage"]["s3"] = s3_storage(s3, prefix)
+    config["database"] = database
+    config["http"]["addr"] = f"127.0.0.1:{reg.port}"
+    config["http"]["debug"]["addr"] = f"127.0.0.1:{reg.debug_port}"
+    config["log"] = {"level": "info", "accesslog": {"disabled": False}}
+    config["health"]["storagedriver"]["interval"] = "1s"
+    reg.config = config
+    return reg
+
+
+def test_the_deployed_cluster_serves_through_haproxy_round_robin(tmp_path, s3, database, busybox_layout):
+    prefix = f"cluster-{uuid.uuid4().hex[:8]}"
+    nodes = [cluster_node(tmp_path / f"node{i}", i, s3, prefix, database) for i in (1, 2, 3)]
+    for reg in nodes:
+        reg.start()
+    proxy = HAProxy(tmp_path / "haproxy", nodes)
+    try:
+        proxy.start()
+        layout = busybox_layout.layout_dir
+        ref = f"docker://{proxy.host}/library/busybox:1"
+        skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest", ref)
+        # The push's requests were spread over every node: no stickiness.
+        for reg in nodes:
+            assert "/v2/library/busybox/" in reg.log_since_start(), f"{reg!r} served none of the push"
+        # A node killed with -9: haproxy's checks and retries route around it.
+        nodes[1].kill9()
+        pulled = tmp_path / "pulled"
+        skopeo("copy", "--src-tls-verify=false", ref, f"oci:{pulled}:latest")
+        assert_same_blobs(layout_blobs_verified(layout), layout_blobs_verified(pulled), "through haproxy")
+    finally:
+        proxy.close()
+        for reg in nodes:
+            reg.close()
