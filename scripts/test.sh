@@ -26,3 +26,8 @@ export BERTH_TEST_POSTGRES_ENV="$pg_dir/env"
 swift test --skip-build --disable-xctest
 export BERTH_BIN_DIR="$PWD/.build/debug"
 python3 -m pytest tests/e2e -q -p no:cacheprovider "$@"
+# The protocol, conformance, skopeo and fault suites again with blobs in S3 and metadata in
+# PostgreSQL: the scale-out shape must behave exactly as the embedded one.
+E2E_BACKEND=s3-postgres python3 -m pytest -q -p no:cacheprovider "$@" \
+  tests/e2e/test_registry_protocol.py tests/e2e/test_conformance.py tests/e2e/test_skopeo.py \
+  tests/e2e/test_registry_faults.py tests/e2e/test_faults.py tests/e2e/test_registry_push_tags.py

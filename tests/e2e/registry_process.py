@@ -14,7 +14,9 @@ its own root directory, config.yml and log.
     with RegistryProcess(...) as reg: ...     # start() / close()
 
 The same class runs both implementations from the same kind of config, which is what lets a test
-be proven right against Distribution.
+be proven right against Distribution. With E2E_BACKEND=s3-postgres, berth's blobs go to the
+suite's S3 bucket and its metadata to a PostgreSQL database of its own (scripts/test.sh runs the
+protocol, conformance, skopeo and fault suites that way too).
 """
 from __future__ import annotations
 
@@ -193,11 +195,35 @@ class RegistryProcess(ServerProcess):
         }
         if self.impl == "distribution":
             config["health"] = {"storagedriver": {"enabled": False}}
+        if self.impl == "berth" and os.environ.get("E2E_BACKEND") == "s3-postgres":
+            self._use_s3_and_postgres(config)
         if self.cert:
             config["http"]["tls"] = {"certificate": str(self.cert), "key": str(self.key)}
         if self.htpasswd_path:
             config["auth"] = {"htpasswd": {"realm": self.realm, "path": str(self.htpasswd_path)}}
         return deep_merge(config, extra)
+
+    def _use_s3_and_postgres(self, config: dict) -> None:
+        """E2E_BACKEND=s3-postgres: blobs in the suite's S3 bucket under a prefix of this
+        registry's own, metadata in a database of its own on the suite's PostgreSQL (their env
+        files named by BERTH_TEST_S3_ENV and BERTH_TEST_POSTGRES_ENV, as scripts/test.sh sets)."""
+        import uuid
+
+        def env_file(variable):
+            text = Path(os.environ[variable]).read_text()
+            return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        s3, pg = env_file("BERTH_TEST_S3_ENV"), env_file("BERTH_TEST_POSTGRES_ENV")
+        name = f"e2e_{uuid.uuid4().hex[:12]}"
+        url = f"postgresql://{pg['PG_USER']}:{pg['PG_PASSWORD']}@{pg['PG_HOST']}:{pg['PG_PORT']}/{pg['PG_DATABASE']}"
+        subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        del config["storage"]["filesystem"]
+        config["storage"]["s3"] = {
+            "accesskey": s3["S3_ACCESS_KEY"], "secretkey": s3["S3_SECRET_KEY"], "region": "us-east-1",
+            "regionendpoint": s3["S3_ENDPOINT"], "forcepathstyle": True, "bucket": s3["S3_BUCKET"],
+            "rootdirectory": f"/{name}"}
+        config["storage"]["redirect"] = {"disable": True}
+        config["database"] = {"enabled": True, "host": pg["PG_HOST"], "port": int(pg["PG_PORT"]), "user": pg["PG_USER"],
+                              "password": pg["PG_PASSWORD"], "dbname": name}
 
     def write_config(self) -> Path:
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
