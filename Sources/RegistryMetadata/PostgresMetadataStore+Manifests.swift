@@ -114,18 +114,26 @@ extension PostgresMetadataStore {
             guard try await self.exists("""
                 SELECT 1 FROM manifests WHERE repository_id = \(id) AND digest = \(digest.description) FOR UPDATE
                 """, db) else { return false }
-            let tags = try await self.rows("""
+            let rows = try await self.rows("""
                 SELECT name FROM tags WHERE repository_id = \(id) AND digest = \(digest.description) FOR UPDATE
-                """, db).map { try Tag(try $0.decode(String.self)) }
-            for tag in tags {
-                if let rule = tagGuard(repository, tag) { throw MetadataConflict.tagImmutable(tag, rule: rule) }
-            }
+                """, db)
+            // A plain function, not closures inside this async one: Swift 6.3.1's optimizer
+            // crashes splitting this coroutine when the throwing tag checks are inlined here.
+            try Self.checkTagsMayGo(rows, of: repository, guard: tagGuard)
             try await self.run("DELETE FROM manifests WHERE repository_id = \(id) AND digest = \(digest.description)", db)
             try await self.run("DELETE FROM tags WHERE repository_id = \(id) AND digest = \(digest.description)", db)
             try await self.run("DELETE FROM manifest_references WHERE repository_id = \(id) AND parent = \(digest.description)", db)
             try await self.run("DELETE FROM repository_blobs WHERE repository_id = \(id) AND digest = \(digest.description)", db)
             try await self.insertEvents(events, in: db)
             return true
+        }
+    }
+
+    /// Throws `tagImmutable` for the first tag in `rows` (names) the guard protects.
+    private static func checkTagsMayGo(_ rows: [PostgresRow], of repository: RepositoryName, guard tagGuard: TagGuard) throws {
+        for row in rows {
+            let tag = try Tag(try row.decode(String.self))
+            if let rule = tagGuard(repository, tag) { throw MetadataConflict.tagImmutable(tag, rule: rule) }
         }
     }
 
