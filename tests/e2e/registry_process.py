@@ -31,6 +31,7 @@ from typing import Mapping
 
 import yaml
 
+from backend_support import create_database, env_file, s3_storage
 from certs import make_certs
 from programs import BERTH_REGISTRY, DISTRIBUTION_BIN, REPO_ROOT, ServerProcess, is_executable
 
@@ -207,23 +208,11 @@ class RegistryProcess(ServerProcess):
         """E2E_BACKEND=s3-postgres: blobs in the suite's S3 bucket under a prefix of this
         registry's own, metadata in a database of its own on the suite's PostgreSQL (their env
         files named by BERTH_TEST_S3_ENV and BERTH_TEST_POSTGRES_ENV, as scripts/test.sh sets)."""
-        import uuid
-
-        def env_file(variable):
-            text = Path(os.environ[variable]).read_text()
-            return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-        s3, pg = env_file("BERTH_TEST_S3_ENV"), env_file("BERTH_TEST_POSTGRES_ENV")
-        name = f"e2e_{uuid.uuid4().hex[:12]}"
-        url = f"postgresql://{pg['PG_USER']}:{pg['PG_PASSWORD']}@{pg['PG_HOST']}:{pg['PG_PORT']}/{pg['PG_DATABASE']}"
-        subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        database = create_database("e2e")
         del config["storage"]["filesystem"]
-        config["storage"]["s3"] = {
-            "accesskey": s3["S3_ACCESS_KEY"], "secretkey": s3["S3_SECRET_KEY"], "region": "us-east-1",
-            "regionendpoint": s3["S3_ENDPOINT"], "forcepathstyle": True, "bucket": s3["S3_BUCKET"],
-            "rootdirectory": f"/{name}"}
+        config["storage"]["s3"] = s3_storage(env_file("BERTH_TEST_S3_ENV"), database["dbname"])
         config["storage"]["redirect"] = {"disable": True}
-        config["database"] = {"enabled": True, "host": pg["PG_HOST"], "port": int(pg["PG_PORT"]), "user": pg["PG_USER"],
-                              "password": pg["PG_PASSWORD"], "dbname": name}
+        config["database"] = database
 
     def write_config(self) -> Path:
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))

@@ -15,29 +15,19 @@ import pytest
 import requests
 import yaml
 
+from backend_support import MiB, create_database, drop_database, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 from images import assert_same_blobs, layout_blobs_verified, sha256_digest
 from programs import BERTH_REGISTRY, REPO_ROOT, ServerProcess, free_port
 from registry_process import RegistryProcess
 from skopeo_support import skopeo, skopeo_copy
-from s3_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
-
-
-def env_file(variable: str) -> dict:
-    path = os.environ.get(variable)
-    assert path and Path(path).is_file(), f"{variable} names no env file: run the suite with scripts/test.sh"
-    return dict(line.split("=", 1) for line in Path(path).read_text().splitlines() if "=" in line)
 
 
 @pytest.fixture
 def database():
     """A fresh PostgreSQL database for the test, dropped afterwards; its `database` section."""
-    pg = env_file("BERTH_TEST_POSTGRES_ENV")
-    name = f"cluster_{uuid.uuid4().hex[:12]}"
-    url = f"postgresql://{pg['PG_USER']}:{pg['PG_PASSWORD']}@{pg['PG_HOST']}:{pg['PG_PORT']}/{pg['PG_DATABASE']}"
-    subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    yield {"enabled": True, "host": pg["PG_HOST"], "port": int(pg["PG_PORT"]), "user": pg["PG_USER"],
-           "password": pg["PG_PASSWORD"], "dbname": name, "sslmode": "disable", "pool": {"maxopen": 8}}
-    subprocess.run(["psql", url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+    section = {**create_database("cluster"), "pool": {"maxopen": 8}}
+    yield section
+    drop_database(section)
 
 
 def node(workdir: Path, s3, prefix: str, database: dict, redirect: bool = False) -> RegistryProcess:

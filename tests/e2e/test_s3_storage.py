@@ -16,11 +16,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from backend_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 from images import OCI_MANIFEST, assert_same_blobs, layout_blobs_verified, sha256_digest
 from programs import BERTH_REGISTRY, free_port
 from registry_http import image_manifest, push_blob, raw
 from registry_process import RegistryProcess
-from s3_support import MiB, s3, s3_storage  # noqa: F401  (s3 is a fixture)
 from skopeo_support import skopeo_copy
 
 
