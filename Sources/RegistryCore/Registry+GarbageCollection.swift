@@ -15,29 +15,26 @@ import Glibc
 /// row pointing at a missing file; the next sweep deletes what was marked, and files found with
 /// no row at all (orphans) once they are older than the grace period.
 extension Registry {
-    /// How long a sweep's lease lasts; a sweep killed holding it is recognised sooner, by its
-    /// process being gone (on the same host).
-    static let sweepLeaseSeconds: Int64 = 900
-
     /// Runs one sweep. `dryRun` and `deleteUntagged` override the configuration when given.
-    /// Throws `MaintenanceError` when another sweep holds the lease (wait up to `waitForLease`).
+    /// Throws `MaintenanceError` when another sweep (of this process or any other sharing the
+    /// metadata) is running, after waiting up to `waitForLease` for it to end.
     /// Orphan files are looked for on a process's first sweep, after an interrupted one, every
     /// `OrphanScanSchedule.interval`, and always when `forceOrphanScan` (`garbage-collect`).
     public func collectGarbage(dryRun: Bool? = nil, deleteUntagged: Bool? = nil,
                                waitForLease: TimeInterval = 0, forceOrphanScan: Bool = false) async throws -> SweepReport {
-        let owner = SweepLeaseOwner.current
         let deadline = Date().addingTimeInterval(waitForLease)
-        while !(try await metadata.acquireSweepLease(owner: owner, until: Self.now + Self.sweepLeaseSeconds,
-                                                     isDead: SweepLeaseOwner.isDead)) {
+        var lock = try await metadata.tryLock(ExclusiveWork.garbageCollection)
+        while lock == nil {
             guard Date() < deadline else { throw MaintenanceError("another garbage-collection sweep is running") }
             try await Task.sleep(for: .milliseconds(200))
+            lock = try await metadata.tryLock(ExclusiveWork.garbageCollection)
         }
         do {
             let report = try await sweep(dryRun: dryRun, deleteUntagged: deleteUntagged, forceOrphanScan: forceOrphanScan)
-            try await metadata.releaseSweepLease(owner: owner)
+            await lock?.release()
             return report
         } catch {
-            try? await metadata.releaseSweepLease(owner: owner)
+            await lock?.release()
             throw error
         }
     }
@@ -176,37 +173,6 @@ extension Registry {
         for blob in report.blobs {
             events.publish(RegistryEvent(.gcRemoved, repository: nil, target: .blob(blob.digest, size: blob.size)))
         }
-    }
-}
-
-/// Who holds a sweep lease: `host:pid:boot-unique start time`, so a dead process on this host is
-/// recognised (and a reused pid is not taken for it).
-enum SweepLeaseOwner {
-    static let current = "\(hostName):\(getpid()):\(startTime(of: getpid()) ?? 0)"
-
-    static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return String(cString: buffer)
-    }
-
-    /// A holder is dead when it ran on this host and its process is gone or is another process now.
-    static func isDead(_ holder: String) -> Bool {
-        let parts = holder.split(separator: ":")
-        guard parts.count == 3, String(parts[0]) == hostName, let pid = Int32(parts[1]), let started = Int64(parts[2]) else {
-            return false
-        }
-        guard kill(pid, 0) == 0 || errno == EPERM else { return true }
-        return startTime(of: pid) != started
-    }
-
-    /// Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot.
-    static func startTime(of pid: Int32) -> Int64? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After the command: state is field 3, so start time (22) is index 19.
-        return fields.count > 19 ? Int64(fields[19]) : nil
     }
 }
 

@@ -70,6 +70,9 @@ public protocol MetadataStore: Sendable {
     /// not get old events), drops the cursors of endpoints no longer configured, and returns
     /// where each endpoint has delivered up to.
     func prepareEventCursors(_ endpoints: [String]) async throws -> [String: Int64]
+    /// Where `endpoint` has delivered up to (nil when it has no cursor): read again by the node
+    /// that takes its deliveries over.
+    func eventCursor(_ endpoint: String) async throws -> Int64?
     /// Records that `endpoint` has received every event up to `sequence`.
     func setEventCursor(_ endpoint: String, to sequence: Int64) async throws
     /// Removes the events every endpoint has received.
@@ -102,10 +105,12 @@ public protocol MetadataStore: Sendable {
     /// Every blob digest with a row (to find orphan files).
     func knownBlobs(among candidates: [Digest]) async throws -> Set<Digest>
 
-    /// Takes the sweep lease for `owner` until `until` (seconds since 1970), when no live sweep
-    /// holds it: free, expired, or held by an owner `isDead` says is gone. Sweeps never overlap.
-    func acquireSweepLease(owner: String, until: Int64, isDead: @escaping @Sendable (String) -> Bool) async throws -> Bool
-    func releaseSweepLease(owner: String) async throws
+    // MARK: Exclusive work
+
+    /// Takes the lock named `name` (`ExclusiveWork`) when no process sharing this store holds
+    /// it, else returns nil at once. Sweeps never overlap, and each endpoint's events go out
+    /// from one node.
+    func tryLock(_ name: String) async throws -> (any ExclusiveLock)?
 
     // MARK: Settings
 

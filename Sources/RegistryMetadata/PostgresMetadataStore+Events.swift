@@ -62,6 +62,12 @@ extension PostgresMetadataStore {
         }
     }
 
+    public func eventCursor(_ endpoint: String) async throws -> Int64? {
+        try await read { db in
+            try await self.first("SELECT delivered FROM event_cursors WHERE endpoint = \(endpoint)", db)?.decode(Int64.self)
+        }
+    }
+
     public func setEventCursor(_ endpoint: String, to sequence: Int64) async throws {
         try await write(durable: false) { db in
             try await self.run("""

@@ -104,33 +104,8 @@ extension PostgresMetadataStore {
         plan.blobs = doomed
     }
 
-    static let sweepLeaseKey = "gc_sweep_lease"
-
-    /// The lease is the settings row `gc_sweep_lease` ("owner until"), locked `FOR UPDATE` while
-    /// deciding; an empty row is inserted first so that two first-time acquirers serialise on it.
-    public func acquireSweepLease(owner: String, until: Int64, isDead: @escaping @Sendable (String) -> Bool) async throws -> Bool {
-        try await write { db in
-            let now = Self.now
-            try await self.run("INSERT INTO settings (key, value) VALUES (\(Self.sweepLeaseKey), '') ON CONFLICT (key) DO NOTHING", db)
-            let held = try await self.first("SELECT value FROM settings WHERE key = \(Self.sweepLeaseKey) FOR UPDATE", db)?
-                .decode(String.self) ?? ""
-            if !held.isEmpty {
-                let parts = held.split(separator: " ")
-                let holder = parts.first.map(String.init) ?? ""
-                let expires = parts.count > 1 ? Int64(parts[1]) ?? 0 : 0
-                if holder != owner && expires >= now && !isDead(holder) { return false }
-            }
-            try await self.setSetting(Self.sweepLeaseKey, to: "\(owner) \(until)", in: db)
-            return true
-        }
-    }
-
-    public func releaseSweepLease(owner: String) async throws {
-        try await write { db in
-            try await self.run("""
-                DELETE FROM settings WHERE key = \(Self.sweepLeaseKey) AND substr(value, 1, length(\(owner)) + 1) = \(owner + " ")
-                """, db)
-        }
+    public func tryLock(_ name: String) async throws -> (any ExclusiveLock)? {
+        try await locks.tryLock(name)
     }
 
     public func pendingBlobRemovals() async throws -> [Digest] {

@@ -62,6 +62,8 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
     let client: PostgresClient
     let logger: Logger
     private let settings: Settings
+    /// The connection holding this store's `ExclusiveLock`s.
+    let locks: PostgresLockSession
     private let runner: Task<Void, Never>
     /// When each pooled connection was first seen, for `maxConnectionLifetime`.
     private let connectionBirths = Mutex<[PostgresConnection.ID: ContinuousClock.Instant]>([:])
@@ -79,6 +81,7 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
         self.client = client
         self.logger = logger
         self.settings = settings
+        locks = PostgresLockSession(logger: logger) { try await Self.connect(settings: settings, logger: logger) }
         // Started at once (`Task.immediate` runs up to its first suspension here), so that
         // `run()` has marked the pool as running before any call leases a connection.
         if #available(macOS 26, *) {
@@ -102,16 +105,20 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
         }
     }
 
-    /// Makes one connection directly and closes it. The pool retries a failing connection
-    /// quietly for as long as it is asked to; start-up asks once, for PostgreSQL's own error.
-    public static func checkConnection(settings: Settings, logger: Logger) async throws {
+    /// Makes one connection of its own, outside the pool.
+    static func connect(settings: Settings, logger: Logger) async throws -> PostgresConnection {
         var tls = PostgresConnection.Configuration.TLS.disable
         if let configuration = tlsConfiguration(settings.tls) { tls = .require(try NIOSSLContext(configuration: configuration)) }
         let configuration = PostgresConnection.Configuration(
             host: settings.host, port: settings.port, username: settings.user, password: settings.password,
             database: settings.database, tls: tls)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-        try await connection.close()
+        return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+    }
+
+    /// Makes one connection directly and closes it. The pool retries a failing connection
+    /// quietly for as long as it is asked to; start-up asks once, for PostgreSQL's own error.
+    public static func checkConnection(settings: Settings, logger: Logger) async throws {
+        try await connect(settings: settings, logger: logger).close()
     }
 
     /// A store whose schema is applied and checked (after one direct connection succeeded).
@@ -129,6 +136,7 @@ public final class PostgresMetadataStore: MetadataStore, Sendable {
 
     /// Stops the pool (open transactions fail); the store is unusable afterwards.
     public func shutdown() async {
+        await locks.close()
         runner.cancel()
         await runner.value
     }

@@ -129,12 +129,16 @@ enum PostgresSchema {
 public enum PostgresMetadataError: Error, Equatable, CustomStringConvertible {
     /// The database was migrated by a newer berth: this one must not write to it.
     case schemaTooNew(found: Int, known: Int)
+    /// `migrate import-sqlite` into a database that already holds registry data.
+    case notEmpty
     case inconsistent(String)
 
     public var description: String {
         switch self {
         case .schemaTooNew(let found, let known):
             return "the metadata database has schema version \(found), newer than the \(known) this berth knows: upgrade berth"
+        case .notEmpty:
+            return "the metadata database already holds registry data: import into an empty database"
         case .inconsistent(let message):
             return "metadata store: \(message)"
         }

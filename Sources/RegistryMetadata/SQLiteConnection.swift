@@ -137,6 +137,8 @@ final class Statement {
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
 
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }
+
     func text(_ column: Int32) -> String? {
         guard sqlite3_column_type(raw, column) != SQLITE_NULL, let pointer = sqlite3_column_text(raw, column) else { return nil }
         return String(cString: pointer)

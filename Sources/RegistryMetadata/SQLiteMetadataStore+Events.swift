@@ -48,6 +48,12 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func eventCursor(_ endpoint: String) async throws -> Int64? {
+        try await read { db in
+            try db.statement("SELECT delivered FROM event_cursors WHERE endpoint = ?").bind(endpoint).first { $0.int(0) }
+        }
+    }
+
     public func setEventCursor(_ endpoint: String, to sequence: Int64) async throws {
         // Not synced: after a power loss the cursor may step back and events go out again,
         // which at-least-once delivery allows.

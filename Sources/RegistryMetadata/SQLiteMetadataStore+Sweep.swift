@@ -106,26 +106,10 @@ extension SQLiteMetadataStore {
         plan.blobs = doomed
     }
 
-    static let sweepLeaseKey = "gc_sweep_lease"
-
-    public func acquireSweepLease(owner: String, until: Int64, isDead: @escaping @Sendable (String) -> Bool) async throws -> Bool {
-        try await write { db in
-            let now = Self.now
-            if let held = try db.statement("SELECT value FROM settings WHERE key = ?").bind(Self.sweepLeaseKey).first({ $0.text(0) }) ?? nil {
-                let parts = held.split(separator: " ")
-                let holder = parts.first.map(String.init) ?? ""
-                let expires = parts.count > 1 ? Int64(parts[1]) ?? 0 : 0
-                if holder != owner && expires >= now && !isDead(holder) { return false }
-            }
-            try Self.setSetting(Self.sweepLeaseKey, to: "\(owner) \(until)", in: db)
-            return true
-        }
-    }
-
-    public func releaseSweepLease(owner: String) async throws {
-        try await write { db in
-            try db.statement("DELETE FROM settings WHERE key = ? AND value LIKE ?").bind(Self.sweepLeaseKey, "\(owner) %").run()
-        }
+    /// Lock files live in `<database>.locks/`.
+    public func tryLock(_ name: String) async throws -> (any ExclusiveLock)? {
+        let directory = path + ".locks"
+        return try await Self.readerThreads.runIfActive { try FileExclusiveLock.tryLock(name, in: directory) }
     }
 
     public func pendingBlobRemovals() async throws -> [Digest] {

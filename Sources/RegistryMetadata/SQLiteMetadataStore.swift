@@ -12,7 +12,7 @@ import OCI
 /// `writerLock` as well), and each reader connection by the one call that took it out of
 /// `idleReaders` (under `readersLock`).
 public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
-    private let path: String
+    let path: String
     private let writer: SQLiteConnection
     private let writerLock = NSLock()
     private var idleReaders: [SQLiteConnection] = []
@@ -24,7 +24,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         pool.start()
         return pool
     }()
-    private static let readerThreads: NIOThreadPool = {
+    static let readerThreads: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
         return pool
@@ -190,8 +190,8 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     public func createUpload(_ upload: UploadRecord) async throws {
         try await write { db in
-            try db.statement("INSERT INTO uploads (id, repository, size, created_at) VALUES (?, ?, ?, ?)")
-                .bind(upload.id, upload.repository.value, upload.size, upload.createdAt).run()
+            try db.statement("INSERT INTO uploads (id, repository, size, created_at, digest_state) VALUES (?, ?, ?, ?, ?)")
+                .bind(upload.id, upload.repository.value, upload.size, upload.createdAt, upload.digestState).run()
         }
     }
 

@@ -15,16 +15,22 @@ import Synchronization
 /// and none of them holds back a push: a push only writes its events to the outbox. A failed
 /// delivery is retried after `backoff`, doubling up to `maxbackoff`. An idle loop looks at the
 /// outbox when the core has published something since it last looked, and at least every second.
+///
+/// Nodes sharing the metadata share the outbox, so an endpoint's loop only sends while its node
+/// holds the endpoint's `ExclusiveLock`: one node sends, in order, and the others try to take
+/// the lock over every second, from the cursor the sender saved, once that node is gone.
 final class NotificationService: Service, Sendable {
     private let settings: NotificationSettings
     private let registry: Registry
     private let envelope: EventEnvelope
     private let logger: Logger
     private let published: Published
-    /// Where each endpoint resumes, read before the server accepts a request, so a new endpoint's
-    /// cursor never passes an event made after start-up.
+    /// Where each endpoint resumes, made before the server accepts a request, so a new endpoint's
+    /// cursor never passes an event made after start-up; the node taking over reads it again.
     private let cursors: [String: Int64]
     static let batchLimit = 100
+    /// How often a node not sending to an endpoint tries to take its deliveries over.
+    static let takeoverInterval: Duration = .seconds(1)
 
     init(settings: NotificationSettings, registry: Registry, envelope: EventEnvelope, logger: Logger) async throws {
         cursors = try await registry.metadata.prepareEventCursors(settings.endpoints.map(\.name))
@@ -46,8 +52,7 @@ final class NotificationService: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.flushPulls() }
             for endpoint in settings.endpoints {
-                let start = cursors[endpoint.name] ?? 0
-                group.addTask { await self.deliver(to: endpoint, from: start) }
+                group.addTask { await self.serve(endpoint) }
             }
         }
         // Shutting down: what was pulled last goes to the outbox, for the next start to send.
@@ -65,11 +70,47 @@ final class NotificationService: Service, Sendable {
         }
     }
 
-    private func deliver(to endpoint: NotificationSettings.Endpoint, from start: Int64) async {
+    /// Delivers to `endpoint` whenever this node holds its lock, until the service stops.
+    private func serve(_ endpoint: NotificationSettings.Endpoint) async {
+        let name = ExclusiveWork.notifications(to: endpoint.name)
+        var reportedFailure = false
+        while running {
+            let lock: (any ExclusiveLock)?
+            do {
+                lock = try await registry.metadata.tryLock(name)
+                reportedFailure = false
+            } catch {
+                if !reportedFailure {
+                    logger.warning("notification lock unavailable", metadata: ["endpoint": "\(endpoint.name)", "error": "\(error)"])
+                }
+                reportedFailure = true
+                lock = nil
+            }
+            guard let lock else {
+                await pause(Self.takeoverInterval)
+                continue
+            }
+            do {
+                let start = try await registry.metadata.eventCursor(endpoint.name) ?? cursors[endpoint.name] ?? 0
+                await deliver(to: endpoint, from: start, holding: lock)
+            } catch {
+                logger.warning("event cursor unreadable", metadata: ["endpoint": "\(endpoint.name)", "error": "\(error)"])
+                await pause(.seconds(1))
+            }
+            await lock.release()
+        }
+    }
+
+    /// Sends the outbox from `start` on, until the service stops or the lock is lost.
+    private func deliver(to endpoint: NotificationSettings.Endpoint, from start: Int64, holding lock: any ExclusiveLock) async {
         var cursor = start
         var delivered = 0
         let pending = Gauge(label: "registry_notifications_pending_total", dimensions: [("endpoint", endpoint.name)])
         while running {
+            guard await lock.isHeld() else {
+                logger.warning("notification lock lost; another node may send now", metadata: ["endpoint": "\(endpoint.name)"])
+                return
+            }
             let seen = published.count.load(ordering: .relaxed)
             let batch: [OutboxEvent]
             do {
@@ -89,7 +130,7 @@ final class NotificationService: Service, Sendable {
             pending.record(backlog)
             let records = batch.compactMap { EventRecord.decode($0.payload) }.filter { Self.wanted($0, by: endpoint) }
             if !records.isEmpty {
-                guard await send(records, to: endpoint) else { return }
+                guard await send(records, to: endpoint, holding: lock) else { return }
             }
             cursor = last.sequence
             do {
@@ -105,12 +146,13 @@ final class NotificationService: Service, Sendable {
         }
     }
 
-    /// Sends until the endpoint accepts (true) or the service stops (false).
-    private func send(_ records: [EventRecord], to endpoint: NotificationSettings.Endpoint) async -> Bool {
+    /// Sends until the endpoint accepts (true), or the service stops or the lock is lost (false).
+    private func send(_ records: [EventRecord], to endpoint: NotificationSettings.Endpoint, holding lock: any ExclusiveLock) async -> Bool {
         let body = envelope.encode(records)
         var delay = endpoint.backoff
         var failures = 0
         while running {
+            if failures > 0 { guard await lock.isHeld() else { return false } }
             var request = HTTPClientRequest(url: endpoint.url.absoluteString)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: EventEnvelope.mediaType)

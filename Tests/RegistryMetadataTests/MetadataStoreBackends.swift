@@ -90,7 +90,7 @@ func withStore<T: Sendable>(_ backend: Backend, _ body: (any MetadataStore) asyn
     case .sqlite:
         let path = NSTemporaryDirectory() + "berth-meta-\(UUID().uuidString).sqlite"
         defer {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            for suffix in ["", "-wal", "-shm", ".locks"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
         return try await body(try SQLiteMetadataStore(path: path))
     case .postgres:
@@ -103,6 +103,36 @@ func withStore<T: Sendable>(_ backend: Backend, _ body: (any MetadataStore) asyn
                 return value
             } catch {
                 await store.shutdown()
+                throw error
+            }
+        }
+    }
+}
+
+/// Runs `body` with two stores of `backend` on one fresh database, as two nodes share it, and
+/// cleans up after; `body`'s third argument shuts the second store down (a node going away).
+func withTwoStores<T: Sendable>(_ backend: Backend,
+                                _ body: (any MetadataStore, any MetadataStore, () async -> Void) async throws -> T) async throws -> T {
+    switch backend {
+    case .sqlite:
+        let path = NSTemporaryDirectory() + "berth-meta-\(UUID().uuidString).sqlite"
+        defer {
+            for suffix in ["", "-wal", "-shm", ".locks"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        return try await body(try SQLiteMetadataStore(path: path), try SQLiteMetadataStore(path: path), {})
+    case .postgres:
+        let server = try TestPostgres.fromEnvironment()
+        return try await server.withDatabase { database in
+            let one = try await PostgresMetadataStore.open(settings: server.settings(database: database))
+            let two = try await PostgresMetadataStore.open(settings: server.settings(database: database))
+            do {
+                let value = try await body(one, two, { await two.shutdown() })
+                await one.shutdown()
+                await two.shutdown()
+                return value
+            } catch {
+                await one.shutdown()
+                await two.shutdown()
                 throw error
             }
         }

@@ -33,26 +33,40 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.allCases) func theSweepLeaseHasOneHolder(_ backend: Backend) async throws {
-        try await withStore(backend) { store in
-            let until = Int64(Date().timeIntervalSince1970) + 600
-            // Eight nodes ask for a lease nobody held before: one gets it.
-            let holders = try await withThrowingTaskGroup(of: String?.self) { group in
-                for node in 1...8 {
-                    group.addTask { try await store.acquireSweepLease(owner: "node\(node)", until: until, isDead: { _ in false }) ? "node\(node)" : nil }
+    @Test(arguments: Backend.allCases) func anExclusiveLockHasOneHolder(_ backend: Backend) async throws {
+        try await withTwoStores(backend) { one, two, stopTwo in
+            // Eight callers on each of two nodes ask for a lock nobody held before: one gets it.
+            let locks = try await withThrowingTaskGroup(of: (any ExclusiveLock)?.self) { group in
+                for caller in 0..<16 {
+                    let store = caller % 2 == 0 ? one : two
+                    group.addTask { try await store.tryLock(ExclusiveWork.garbageCollection) }
                 }
-                return try await group.reduce(into: [String]()) { if let owner = $1 { $0.append(owner) } }
+                return try await group.reduce(into: [any ExclusiveLock]()) { if let lock = $1 { $0.append(lock) } }
             }
-            #expect(holders.count == 1)
-            let holder = try #require(holders.first)
-            #expect(try await store.acquireSweepLease(owner: "other", until: until, isDead: { _ in false }) == false)
-            #expect(try await store.acquireSweepLease(owner: holder, until: until + 1, isDead: { _ in false }), "its holder renews it")
-            // A holder found dead loses it; its late release does not free the new holder's lease.
-            #expect(try await store.acquireSweepLease(owner: "other", until: until, isDead: { $0 == holder }))
-            try await store.releaseSweepLease(owner: holder)
-            #expect(try await store.acquireSweepLease(owner: holder, until: until, isDead: { _ in false }) == false)
-            try await store.releaseSweepLease(owner: "other")
-            #expect(try await store.acquireSweepLease(owner: holder, until: until, isDead: { _ in false }))
+            #expect(locks.count == 1)
+            let first = try #require(locks.first)
+            #expect(await first.isHeld())
+            #expect(try await one.tryLock(ExclusiveWork.garbageCollection) == nil)
+            #expect(try await two.tryLock(ExclusiveWork.garbageCollection) == nil)
+            // Other names are independent; endpoint names of any form are safe as file names.
+            let other = try #require(try await one.tryLock(ExclusiveWork.notifications(to: "../ci/é")))
+            #expect(try await two.tryLock(ExclusiveWork.notifications(to: "../ci/é")) == nil)
+            await other.release()
+
+            await first.release()
+            #expect(await first.isHeld() == false)
+            await first.release() // twice: nothing happens
+            let second = try #require(try await two.tryLock(ExclusiveWork.garbageCollection))
+            #expect(try await one.tryLock(ExclusiveWork.garbageCollection) == nil)
+            if backend == .postgres {
+                // The node holding it goes away: its connection closes and the lock is free.
+                await stopTwo()
+                #expect(await second.isHeld() == false)
+                let third = try #require(try await one.tryLock(ExclusiveWork.garbageCollection))
+                await third.release()
+            } else {
+                await second.release()
+            }
         }
     }
 

@@ -193,37 +193,3 @@ struct GarbageCollect: AsyncParsableCommand {
         unlink(probe)
     }
 }
-
-struct Migrate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Apply (up) or show (status) the PostgreSQL metadata schema of a configuration's database.")
-
-    @Argument(help: "up: bring the schema to this build's version; status: print the versions.")
-    var action: Action
-
-    @Argument(help: "Configuration file with database.enabled (default: \(distributionDefaultConfig) when present).")
-    var config: String?
-
-    enum Action: String, ExpressibleByArgument, CaseIterable {
-        case up, status
-    }
-
-    func run() async throws {
-        do {
-            let (configuration, path) = try loadConfiguration(config)
-            guard let settings = configuration.postgres else {
-                throw MaintenanceError("\(path) keeps the metadata in embedded SQLite (database.enabled is not true): "
-                                       + "its schema is migrated by serve")
-            }
-            let store = PostgresMetadataStore(settings: settings)
-            if action == .up { try await store.migrate() }
-            let (applied, known) = try await store.schemaVersion()
-            print("schema version \(applied) (this berth-registry knows \(known))"
-                  + (applied < known ? ": run `berth-registry migrate up`" : ""))
-            await store.shutdown()
-        } catch {
-            FileHandle.standardError.write(Data("berth-registry migrate: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
-}
