@@ -16,9 +16,16 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// RFC 3339 with milliseconds (logrus writes nanoseconds): lines of one second stay ordered.
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
     public func log(event: LogEvent) {
         var object: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()),
+            "time": Self.timestamp(),
             "level": event.level.rawValue,
             "msg": "\(event.message)",
             "logger": label,
