@@ -17,12 +17,12 @@ import Glibc
 extension Registry {
     /// Runs one sweep. `dryRun` and `deleteUntagged` override the configuration when given.
     /// Throws `MaintenanceError` when another sweep (of this process or any other sharing the
-    /// metadata) is running, after waiting up to `waitForLease` for it to end.
+    /// metadata) is running, after waiting up to `waitForLock` for it to end.
     /// Orphan files are looked for on a process's first sweep, after an interrupted one, every
     /// `OrphanScanSchedule.interval`, and always when `forceOrphanScan` (`garbage-collect`).
     public func collectGarbage(dryRun: Bool? = nil, deleteUntagged: Bool? = nil,
-                               waitForLease: TimeInterval = 0, forceOrphanScan: Bool = false) async throws -> SweepReport {
-        let deadline = Date().addingTimeInterval(waitForLease)
+                               waitForLock: TimeInterval = 0, forceOrphanScan: Bool = false) async throws -> SweepReport {
+        let deadline = Date().addingTimeInterval(waitForLock)
         var lock = try await metadata.tryLock(ExclusiveWork.garbageCollection)
         while lock == nil {
             guard Date() < deadline else { throw MaintenanceError("another garbage-collection sweep is running") }

@@ -30,8 +30,11 @@ public struct S3StorageSettings: Sendable {
     public var driver: S3Driver.Settings
 
     /// The connections to the bucket, for the life of the process: enough per host for parallel
-    /// part uploads and copies.
+    /// part uploads and copies. A short connect timeout: the pool keeps trying to connect for that
+    /// long before a request fails, and `S3Client` retries it, so with the endpoint down a client
+    /// gets its 5xx after about ten seconds, not minutes.
     static let httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(
+        timeout: .init(connect: .seconds(2)),
         connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)))
 
     static let keys = [

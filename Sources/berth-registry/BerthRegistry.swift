@@ -170,7 +170,7 @@ struct GarbageCollect: AsyncParsableCommand {
             if configuration.storage.s3 == nil { try Self.checkWritable(configuration.storage.rootDirectory) }
             let registry = try await makeRegistry(configuration: configuration, logger: logger)
             let report = try await registry.collectGarbage(dryRun: dryRun ? true : nil, deleteUntagged: deleteUntagged ? true : nil,
-                                                           waitForLease: 120, forceOrphanScan: true)
+                                                           waitForLock: 120, forceOrphanScan: true)
             for line in report.lines { print(line) }
             print(report.summary)
         } catch {
