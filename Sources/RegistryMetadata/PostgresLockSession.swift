@@ -26,6 +26,12 @@ actor PostgresLockSession {
         self.connect = connect
     }
 
+    /// A store dropped without `shutdown()` (a command that ends) still closes the connection,
+    /// as postgres-nio requires; the task keeps it alive until it is closed.
+    deinit {
+        if let connection { Task { try? await connection.close() } }
+    }
+
     func tryLock(_ name: String) async throws -> PostgresExclusiveLock? {
         let (db, generation) = try await currentConnection()
         guard !held.contains(name), generation == self.generation else { return nil }

@@ -153,6 +153,31 @@ def test_sweeps_run_on_one_node_at_a_time_under_concurrent_pushes(tmp_path, s3, 
             reg.close()
 
 
+def test_a_node_killed_mid_sweep_frees_the_lock_and_another_finishes_its_work(tmp_path, s3, database):
+    prefix = f"cluster-{uuid.uuid4().hex[:8]}"
+    a = node(tmp_path / "a", s3, prefix, database)
+    a.config["storage"]["maintenance"] = {"gc": {"enabled": True, "interval": "1s", "delay": "0s"}}
+    # The sweep kills its own process right after its first file deletion.
+    a.extra_env["BERTH_FAILPOINT_GC_ABORT_AFTER_DELETES"] = "1"
+    with a:
+        lone = os.urandom(4096)
+        lone_digest = sha256_digest(lone)
+        assert raw(a, "POST", f"/v2/team/lone/blobs/uploads/?digest={lone_digest}", lone, OCTET).status == 201
+        wait_until(lambda: a.proc.poll() is not None, 60, "a's sweep to reach the failpoint")
+
+    # Another node's garbage-collect takes the lock at once (it waits two minutes at most for a
+    # live holder) and finishes what the dead sweep left marked.
+    b = node(tmp_path / "b", s3, prefix, database)
+    b.write_config()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "BERTH_FAILPOINT"))}
+    result = subprocess.run([str(BERTH_REGISTRY), "garbage-collect", str(b.config_path)], capture_output=True, text=True,
+                            timeout=100, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("gc: removed"), result.stdout
+    with b:
+        assert raw(b, "HEAD", f"/v2/team/lone/blobs/{lone_digest}").status == 404
+
+
 def _node_database_url(database: dict) -> str:
     return postgres_url().rsplit("/", 1)[0] + "/" + database["dbname"]
 
