@@ -89,7 +89,10 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="berth-cluster-bench-")
-    ceph, pg_dir = os.path.join(work, "ceph"), os.path.join(work, "pg")
+    ceph = os.path.join(work, "ceph")
+    # Outside `work` (mode 0700): PostgreSQL runs as its own user. The script makes the directory.
+    pg_dir = tempfile.mkdtemp(prefix="berth-cluster-bench-pg-")
+    os.rmdir(pg_dir)
     nodes, proxy = [], None
     try:
         log("starting the RADOS Gateway and PostgreSQL")
@@ -136,6 +139,7 @@ def main():
         subprocess.run(["bash", os.path.join(REPO, "scripts", "s3-server.sh"), "stop", ceph],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(pg_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
