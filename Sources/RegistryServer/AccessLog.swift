@@ -33,11 +33,11 @@ final class AccessLog: Sendable {
 
     /// Appends a request's line, newline included. The text form is written as bytes straight
     /// from the record, with no intermediate strings: it runs for every request.
-    func append(_ record: RequestRecord, responseSize: Int?, to out: inout [UInt8]) {
+    func append(_ record: RequestRecord, to out: inout [UInt8]) {
         if json {
-            out.append(contentsOf: jsonLine(Entry(record, responseSize: responseSize)).utf8)
+            out.append(contentsOf: jsonLine(Entry(record)).utf8)
         } else {
-            appendCombined(record, responseSize: responseSize, to: &out)
+            appendCombined(record, to: &out)
         }
         out.append(0x0A)
     }
@@ -55,7 +55,7 @@ final class AccessLog: Sendable {
     }
 
     /// The combined log format, then the duration and the request id.
-    func appendCombined(_ record: RequestRecord, responseSize: Int?, to out: inout [UInt8]) {
+    func appendCombined(_ record: RequestRecord, to out: inout [UInt8]) {
         let head = record.head
         Self.appendClientIP(record.remoteAddress, to: &out)
         out.append(contentsOf: " - ".utf8)
@@ -69,7 +69,7 @@ final class AccessLog: Sendable {
         out.append(contentsOf: " HTTP/1.1\" ".utf8)
         Self.appendDecimal(Int64(record.status), to: &out)
         out.append(0x20)
-        if let responseSize {
+        if let responseSize = record.responseSize {
             Self.appendDecimal(Int64(responseSize), to: &out)
         } else {
             out.append(0x2D)

@@ -58,23 +58,27 @@ struct RegistryResponder: HTTPResponder {
         guard observation.streamsBody else {
             metrics?.ended(observation.handler)
             recorder.add(RequestRecord(handler: observation.handler, head: request.head, status: response.status.code,
-                                       responseHeaders: response.headers, nanoseconds: Self.nanoseconds(since: start),
+                                       responseSize: Self.contentLength(response), nanoseconds: Self.nanoseconds(since: start),
                                        remoteAddress: context.remoteAddress, user: observation.user, number: context.number))
             return response
         }
         let body = response.body
-        let (handler, head, status, headers) = (observation.handler, request.head, response.status.code, response.headers)
+        let (handler, head, status, size) = (observation.handler, request.head, response.status.code, Self.contentLength(response))
         let (remoteAddress, user, number) = (context.remoteAddress, observation.user, context.number)
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
             defer {
                 metrics?.ended(handler)
-                recorder.add(RequestRecord(handler: handler, head: head, status: status, responseHeaders: headers,
+                recorder.add(RequestRecord(handler: handler, head: head, status: status, responseSize: size,
                                            nanoseconds: Self.nanoseconds(since: start), remoteAddress: remoteAddress,
                                            user: user, number: number))
             }
             try await body.write(writer)
         }
         return response
+    }
+
+    private static func contentLength(_ response: Response) -> Int? {
+        response.headers[.contentLength].flatMap { Int($0) }
     }
 
     private static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {

@@ -9,23 +9,27 @@ import Synchronization
 ///
 /// A class: it is handed from the request to the batch and read there, and one reference
 /// costs one retain where a struct of these fields costs one per field at every copy.
+///
+/// It keeps the response's size, not its headers: the server adds `Date` to those after the
+/// responder returns, and a second reference to them here would make that a copy of them all.
 final class RequestRecord: Sendable {
     let handler: HTTPMetrics.Handler
     let head: HTTPRequest
     let status: Int
-    let responseHeaders: HTTPFields
+    /// The response's `Content-Length`, if it had one.
+    let responseSize: Int?
     let nanoseconds: Int64
     let remoteAddress: SocketAddress?
     let user: String?
     /// The request's number (`RegistryRequestContext.number`), from which its id is formatted.
     let number: UInt64
 
-    init(handler: HTTPMetrics.Handler, head: HTTPRequest, status: Int, responseHeaders: HTTPFields, nanoseconds: Int64,
+    init(handler: HTTPMetrics.Handler, head: HTTPRequest, status: Int, responseSize: Int?, nanoseconds: Int64,
          remoteAddress: SocketAddress?, user: String?, number: UInt64) {
         self.handler = handler
         self.head = head
         self.status = status
-        self.responseHeaders = responseHeaders
+        self.responseSize = responseSize
         self.nanoseconds = nanoseconds
         self.remoteAddress = remoteAddress
         self.user = user
@@ -91,16 +95,14 @@ final class RequestRecorder: Service, Sendable {
         var out: [UInt8] = []
         if accessLog != nil { out.reserveCapacity(batch.count * 200) }
         for record in batch {
-            // Looked up once for both: a header lookup compares names one by one.
-            let responseSize = record.responseHeaders[.contentLength].flatMap { Int($0) }
             if let metrics {
                 seen[record.handler.rawValue] = true
                 metrics.finished(record.handler, method: HTTPMetrics.methodIndex(record.head.method.rawValue),
                                  code: record.status, nanoseconds: record.nanoseconds,
                                  requestSize: record.head.headerFields[.contentLength].flatMap { Int($0) },
-                                 responseSize: responseSize)
+                                 responseSize: record.responseSize)
             }
-            accessLog?.append(record, responseSize: responseSize, to: &out)
+            accessLog?.append(record, to: &out)
         }
         metrics?.publishInFlight(seen: seen)
         if !out.isEmpty { AccessLog.writeOut(out) }
@@ -108,11 +110,11 @@ final class RequestRecorder: Service, Sendable {
 }
 
 extension AccessLog.Entry {
-    init(_ record: RequestRecord, responseSize: Int?) {
+    init(_ record: RequestRecord) {
         let head = record.head
         self.init(remoteAddress: record.remoteAddress?.ipAddress ?? "-", user: record.user, method: head.method.rawValue,
                   uri: String((head.path ?? "").prefix(2048)), status: record.status,
-                  bytes: responseSize,
+                  bytes: record.responseSize,
                   referer: head.headerFields[.referer], userAgent: head.headerFields[.userAgent],
                   nanoseconds: record.nanoseconds, requestID: RegistryRequestContext.requestID(record.number))
     }
