@@ -24,6 +24,7 @@ TEST_PACKAGES=(
   iproute2 iptables   # berth run: bridge networks, veth pairs, NAT and published ports
   runc hyperfine      # bench/engine-bench.sh: the peer runtime and the timer
   curl jq wrk
+  strace              # tests/e2e/test_registry_sendfile.py: sees the sendfile calls of blob GETs
   prometheus          # scrapes berth-registry's debug listener in the operations tests
   # scripts/s3-server.sh: a real S3 server (single-node Ceph + RADOS Gateway; no ceph-mgr) and
   # botocore for Debian's python3 to sign the SigV4 requests that check it

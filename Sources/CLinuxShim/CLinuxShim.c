@@ -6,6 +6,10 @@ int berth_start_writeback(int fd, int64_t offset, int64_t count) {
     return sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
 }
 
+int berth_read_ahead(int fd, int64_t offset, int64_t count) {
+    return (int)readahead(fd, (off64_t)offset, (size_t)count);
+}
+
 #include <stdlib.h>
 #include <unistd.h>
 

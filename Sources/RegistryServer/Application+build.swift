@@ -71,12 +71,13 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
         endpoints: Endpoints(configuration: configuration, core: registry, authenticator: authenticator),
         health: configuration.health.isEmpty ? nil : health,
         recorder: recorder)
-    let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
+    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ExpectContinueHandler()])
     let server: HTTPServerBuilder
     if let tls = configuration.http.tls {
-        server = try .tls(http1, tlsConfiguration: tls.makeServerConfiguration())
+        server = try .tls(.http1(configuration: http1), tlsConfiguration: tls.makeServerConfiguration())
     } else {
-        server = http1
+        // Plain HTTP: blob bodies go out with sendfile.
+        server = HTTPServerBuilder { responder in SendfileHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: http1)) }
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
     if let recorder { services.append(recorder) }

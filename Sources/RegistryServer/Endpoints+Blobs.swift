@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import NIOCore
+import NIOPosix
 import OCI
 import RegistryCore
 import RegistryStorage
@@ -16,7 +18,8 @@ extension Endpoints {
         return Response(status: status, headers: headers)
     }
 
-    func getBlob(_ digest: Digest, in repository: RepositoryName, request: Request) async throws -> Response {
+    /// `channel`: the connection, whose `SendfileHandler` (on plain HTTP) sends local files.
+    func getBlob(_ digest: Digest, in repository: RepositoryName, request: Request, channel: (any Channel)?) async throws -> Response {
         // As Distribution: a storage with its own URLs (S3) serves the bytes itself.
         if let url = try await core.blobRedirect(digest, in: repository) {
             return Response(status: .temporaryRedirect, headers: [
@@ -33,7 +36,7 @@ extension Endpoints {
         }
         let (status, range, headers) = served
         reader.limit(to: range)
-        return Response(status: status, headers: headers, body: Self.stream(reader, length: Int64(range.count)))
+        return Response(status: status, headers: headers, body: Self.stream(reader, length: Int64(range.count), channel: channel))
     }
 
     /// The status, byte range and headers of a blob response, following the request's `Range`;
@@ -66,9 +69,36 @@ extension Endpoints {
         ]
     }
 
-    /// Streams a reader (closing it afterwards) without ever holding more than one chunk.
-    static func stream(_ reader: any StorageReader, length: Int64) -> ResponseBody {
+    /// Bytes per region a blob is sent in with `sendfile`: each is read into the page cache on a
+    /// thread of the pool first (`readahead`), so the event loop's `sendfile` never waits for the
+    /// disk, and the next is read while this one goes out.
+    static let sendfileRegion: Int64 = 4 << 20
+
+    /// Streams a reader (closing it afterwards) without ever holding more than one chunk. A local
+    /// file on a connection with a `SendfileHandler` goes out with `sendfile` instead.
+    static func stream(_ reader: any StorageReader, length: Int64, channel: (any Channel)? = nil) -> ResponseBody {
         ResponseBody(contentLength: Int(length)) { writer in
+            if let channel, let local = reader as? any LocalFileReader,
+               let sender = try? await channel.pipeline.handler(type: SendfileHandler.self).get(),
+               let detached = local.detachFile() {
+                let file = SharedFile(takingOwnershipOf: detached.file)
+                var offset = detached.range.lowerBound
+                while offset < detached.range.upperBound {
+                    let start = offset
+                    let end = min(offset + Self.sendfileRegion, detached.range.upperBound)
+                    try await NIOThreadPool.singleton.runIfActive { file.file.readAhead(at: start, count: end - start) }
+                    let (token, marker) = sender.register(start..<end, of: file)
+                    do {
+                        try await writer.write(marker)
+                    } catch {
+                        sender.cancel(token)
+                        throw error
+                    }
+                    offset = end
+                }
+                try await writer.finish(nil)
+                return
+            }
             do {
                 while let chunk = try await reader.next() { try await writer.write(chunk) }
             } catch {

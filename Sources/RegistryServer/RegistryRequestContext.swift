@@ -7,6 +7,8 @@ import Synchronization
 struct RegistryRequestContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    /// The connection (blob bodies find its `SendfileHandler` through it).
+    let channel: any Channel
     /// This request's number in the process, for `requestID`.
     let number: UInt64
 
@@ -16,6 +18,7 @@ struct RegistryRequestContext: RequestContext, RemoteAddressRequestContext {
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
         number = Self.counter.add(1, ordering: .relaxed).newValue
     }
 

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 import OCI
 import RegistryAuth
 import RegistryCore
@@ -130,19 +131,19 @@ struct RegistryResponder: HTTPResponder {
         let mountSource = route.isUploadStart ? query["from"].flatMap { try? RepositoryName($0) } : nil
         observation.user = try await authorize(request, route: route, mountSource: mountSource)
         guard endpoints.core.outbox != nil else {
-            return try await dispatch(route, request: request, query: query, mountSource: mountSource)
+            return try await dispatch(route, request: request, query: query, mountSource: mountSource, channel: context.channel)
         }
         // Notifications report who asked: bound for the core's events of this request.
         let origin = EventRequest(id: context.requestID, addr: context.clientAddress, host: request.head.authority ?? "",
                                   method: request.method.rawValue, userAgent: request.headers[.userAgent] ?? "",
                                   actor: observation.user)
         return try await EventRequest.$current.withValue(origin) {
-            try await dispatch(route, request: request, query: query, mountSource: mountSource)
+            try await dispatch(route, request: request, query: query, mountSource: mountSource, channel: context.channel)
         }
     }
 
     private func dispatch(_ route: RegistryRoute, request: Request, query: FlatDictionary<Substring, Substring>,
-                          mountSource: RepositoryName?) async throws -> Response {
+                          mountSource: RepositoryName?, channel: any Channel) async throws -> Response {
         switch (route, request.method) {
         case (.base, .get), (.base, .head):
             return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "2"],
@@ -160,7 +161,7 @@ struct RegistryResponder: HTTPResponder {
         case (.manifest(let name, let reference), .delete):
             return try await endpoints.deleteManifest(reference, in: name)
         case (.blob(let name, let digest), .get):
-            return try await endpoints.getBlob(digest, in: name, request: request)
+            return try await endpoints.getBlob(digest, in: name, request: request, channel: channel)
         case (.blob(let name, let digest), .head):
             return try await endpoints.headBlob(digest, in: name, request: request)
         case (.blob(let name, let digest), .delete):

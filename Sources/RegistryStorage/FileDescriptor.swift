@@ -32,6 +32,12 @@ public struct FileDescriptor: Sendable {
         try SystemError.retrying("pread(\(path))") { pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
+    /// Brings `count` bytes at `offset` into the page cache and waits until they are there
+    /// (blocking: call it on a thread pool), so that a later `sendfile` of them does not block.
+    public func readAhead(at offset: Int64, count: Int64) {
+        _ = berth_read_ahead(rawValue, offset, count)
+    }
+
     public func sync() throws {
         try SystemError.retrying("fsync(\(path))") { fsync(rawValue) }
     }

@@ -8,7 +8,7 @@ import SystemSupport
 /// A `StorageReader` of one open file, reading chunk by chunk on the driver's threads.
 ///
 /// `@unchecked Sendable`: one consumer reads it, each call awaited before the next.
-final class FilesystemReader: StorageReader, @unchecked Sendable {
+final class FilesystemReader: LocalFileReader, @unchecked Sendable {
     /// Bytes read per chunk: one response write each.
     static let chunkSize = 1 << 20
 
@@ -49,6 +49,12 @@ final class FilesystemReader: StorageReader, @unchecked Sendable {
         }
         offset += Int64(buffer.readableBytes)
         return buffer
+    }
+
+    func detachFile() -> (file: FileDescriptor, range: Range<Int64>)? {
+        guard !closed else { return nil }
+        closed = true
+        return (file, offset..<end)
     }
 
     func close() async {

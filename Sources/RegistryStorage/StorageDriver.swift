@@ -87,6 +87,14 @@ public protocol StorageReader: AnyObject, Sendable {
     func close() async
 }
 
+/// A reader whose bytes are a range of a local file, which a server may send with `sendfile(2)`
+/// instead of reading them through user space.
+public protocol LocalFileReader: StorageReader {
+    /// Hands the open file over, with the range `limit(to:)` left to read: the caller closes the
+    /// descriptor from then on, and the reader reads nothing more. Nil once closed.
+    func detachFile() -> (file: FileDescriptor, range: Range<Int64>)?
+}
+
 /// Failures every driver reports the same way.
 public enum StorageError: Error, Equatable, CustomStringConvertible {
     /// The file to append to, move or read is missing, or shorter than the caller expects.

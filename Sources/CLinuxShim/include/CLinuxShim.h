@@ -7,6 +7,10 @@
 /// Glibc's Swift module does not export it (it needs _GNU_SOURCE).
 int berth_start_writeback(int fd, int64_t offset, int64_t count);
 
+/// readahead(fd, offset, count): reads the range into the page cache, returning when it is there.
+/// Glibc's Swift module does not export it (it needs _GNU_SOURCE).
+int berth_read_ahead(int fd, int64_t offset, int64_t count);
+
 /// A new pseudo-terminal pair (posix_openpt, grantpt, unlockpt, ptsname_r, open), both
 /// close-on-exec; the XSI pty calls are not exported by Glibc's Swift module.
 /// Returns 0, or -1 with errno set.
