@@ -75,9 +75,10 @@ public func buildApplication(configuration: RegistryConfiguration, logger: Logge
     let server: HTTPServerBuilder
     if let tls = configuration.http.tls {
         server = try .tls(.http1(configuration: http1), tlsConfiguration: tls.makeServerConfiguration())
-    } else {
-        // Plain HTTP: blob bodies go out with sendfile.
+    } else if configuration.http.sendfile {
         server = HTTPServerBuilder { responder in SendfileHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: http1)) }
+    } else {
+        server = .http1(configuration: http1)
     }
     var services: [any Service] = [DrainWatchdog(timeout: configuration.http.drainTimeout, logger: logger)]
     if let recorder { services.append(recorder) }

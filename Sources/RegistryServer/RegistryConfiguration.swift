@@ -60,7 +60,7 @@ public struct RegistryConfiguration: Sendable {
         "validation.enabled", "validation.disabled", "validation.manifests.urls.allow", "validation.manifests.urls.deny",
         "validation.manifests.indexes.platforms", "validation.manifests.indexes.platformlist",
         "storage.cache.blobdescriptor", "storage.redirect.disable",
-        "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout",
+        "http.addr", "http.net", "http.prefix", "http.host", "http.secret", "http.relativeurls", "http.draintimeout", "http.sendfile",
         "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls", "http.tls.ciphersuites",
         "http.headers", "http.debug.addr", "http.debug.prometheus.enabled", "http.debug.prometheus.path",
         "http.http2.disabled",

@@ -1,4 +1,4 @@
-"""Blob bodies on plain HTTP go out with sendfile(2) (docs/architecture.md, "Blob pulls"): whole and
+"""With `http.sendfile: true`, blob bodies on plain HTTP go out with sendfile(2) (docs/architecture.md): whole and
 ranged GETs arrive byte for byte and strace sees the sendfile calls; a client that leaves in the
 middle of one costs the server nothing it keeps (no descriptor left open) and the next GET works;
 over TLS the same GETs are served, encrypted in user space.
@@ -19,6 +19,7 @@ from registry_http import push_blob, raw
 from registry_process import RegistryProcess
 
 MiB = 1024 * 1024
+SENDFILE = {"http": {"sendfile": True}}
 
 
 def open_descriptors(reg) -> int:
@@ -31,7 +32,7 @@ def sendfile_bytes(trace: str) -> int:
 
 
 def test_whole_and_ranged_blob_gets_go_out_with_sendfile(tmp_path):
-    with RegistryProcess(tmp_path / "registry", "berth") as reg:
+    with RegistryProcess(tmp_path / "registry", "berth", extra_config=SENDFILE) as reg:
         data = os.urandom(21 * MiB + 17)
         digest = push_blob(reg, "send/file", data)
         trace_path = tmp_path / "strace.out"
@@ -56,7 +57,7 @@ def test_whole_and_ranged_blob_gets_go_out_with_sendfile(tmp_path):
 
 
 def test_a_client_leaving_mid_sendfile_leaves_nothing_open(tmp_path):
-    with RegistryProcess(tmp_path / "registry", "berth") as reg:
+    with RegistryProcess(tmp_path / "registry", "berth", extra_config=SENDFILE) as reg:
         data = os.urandom(64 * MiB)
         digest = push_blob(reg, "send/leave", data)
         assert raw(reg, "GET", f"/v2/send/leave/blobs/{digest}", timeout=120).body == data
@@ -76,7 +77,8 @@ def test_a_client_leaving_mid_sendfile_leaves_nothing_open(tmp_path):
 
 def test_over_tls_blob_gets_are_served_without_sendfile(tmp_path):
     certs = make_certs(tmp_path / "certs")
-    reg = RegistryProcess(tmp_path / "registry", "berth", tls=(certs.server_cert, certs.server_key), hostname="localhost")
+    reg = RegistryProcess(tmp_path / "registry", "berth", tls=(certs.server_cert, certs.server_key), hostname="localhost",
+                          extra_config=SENDFILE)
     reg.ca_cert = certs.ca
     with reg:
         session = reg.session()
