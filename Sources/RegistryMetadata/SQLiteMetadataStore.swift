@@ -15,6 +15,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     let path: String
     private let writer: SQLiteConnection
     private let writerLock = NSLock()
+    private let groupCommit: SQLiteGroupCommit
     private var idleReaders: [SQLiteConnection] = []
     private let readersLock = NSLock()
     private static let maximumIdleReaders = 8
@@ -48,23 +49,42 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             try connection.transaction { try connection.execute(SQLiteSchema.migrationTo4) }
         }
         writer = connection
+        groupCommit = SQLiteGroupCommit(connection: connection, lock: writerLock, thread: Self.writerThread)
     }
 
     // MARK: Connection handling
 
-    /// One write transaction on the writer thread. `durable: false` commits without syncing the
-    /// WAL (`synchronous = NORMAL`): still safe from a process crash, and made durable by the next
-    /// durable commit; for records whose loss on power failure harms nothing (a claim made just
-    /// before a file is placed, a protection, a pull time).
+    /// One write transaction on the writer thread, committed with the others that arrived
+    /// meanwhile (`SQLiteGroupCommit`), answered once that commit is durable. `durable: false`
+    /// commits without syncing the WAL (`synchronous = NORMAL`) when no write of the group needs
+    /// it: still safe from a process crash, and made durable by the next durable commit; for
+    /// records whose loss on power failure harms nothing (a claim made just before a file is
+    /// placed, a protection, a pull time). `commit: false` (a dry run) runs alone, rolled back.
     func write<T: Sendable>(commit: Bool = true, durable: Bool = true,
                             _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await Self.writerThread.runIfActive { [self] in
-            try writerLock.withLock {
-                guard !durable else { return try writer.transaction(commit: commit) { try body(writer) } }
-                try writer.execute("PRAGMA synchronous = NORMAL")
-                defer { try? writer.execute("PRAGMA synchronous = FULL") }
-                return try writer.transaction(commit: commit) { try body(writer) }
+        if commit {
+            let outcome = SQLiteWriteOutcome<T>()
+            return try await withCheckedThrowingContinuation { continuation in
+                groupCommit.submit(SQLiteGroupCommit.Job(durable: durable, run: { db in
+                    do {
+                        outcome.result = .success(try body(db))
+                        return false
+                    } catch {
+                        outcome.result = .failure(error)
+                        return true
+                    }
+                }, answer: { failure in
+                    switch (outcome.result, failure) {
+                    case (.failure(let error)?, _): continuation.resume(throwing: error)
+                    case (_, let failure?): continuation.resume(throwing: failure)
+                    case (.success(let value)?, nil): continuation.resume(returning: value)
+                    case (nil, nil): continuation.resume(throwing: CancellationError())
+                    }
+                }))
             }
+        }
+        return try await Self.writerThread.runIfActive { [self] in
+            try writerLock.withLock { try writer.transaction(commit: false) { try body(writer) } }
         }
     }
 
