@@ -9,6 +9,7 @@ the (shared, 2-core) machine hits both alike:
   pull                GET of the blob (curl -o /dev/null); content verified once beforehand
   parallel push       8 concurrent monolithic pushes of distinct 32 MiB blobs, aggregate MB/s
   manifest GET        wrk -c32 -t2 -d10s --latency by tag with an OCI Accept header: req/s and p99
+  small pushes        400 distinct 4 KiB blobs, 8 threads, each POST then PUT ?digest= (blobs/s)
   tag PUTs            1,000 manifest PUTs under new tags on one keep-alive connection; tags/list
   peak RSS            VmHWM of each server process at the end
 
@@ -43,6 +44,7 @@ GOALS = {  # measure -> minimum berth/distribution ratio (the project's targets 
     "push monolithic (MB/s)": 2.5,
     "push chunked, 16 MiB chunks (MB/s)": 2.5,
     "pull (MB/s)": 1.5,
+    "4 KiB blob pushes, 8 threads (blobs/s)": 5.0,
 }
 
 
@@ -363,6 +365,14 @@ def main():
                     list(pool.map(lambda i: push_monolithic(s, f"bench/par{r}-{i}", par[r][i]), range(8)))
                 record("8 parallel pushes of 32 MiB (MB/s aggregate)", s,
                        8 * 32 * MiB / 1e6 / (time.perf_counter() - start))
+        for r in range(reps):
+            for s in alternate(servers, r):
+                log(f"[{s.name}] 4 KiB blob pushes, 8 threads {r + 1}/{reps}")
+                blobs = [os.urandom(4096) for _ in range(400)]
+                start = time.perf_counter()
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(lambda i: upload_small(s, f"bench/small{r}-{i % 8}", blobs[i]), range(len(blobs))))
+                record("4 KiB blob pushes, 8 threads (blobs/s)", s, len(blobs) / (time.perf_counter() - start))
         for s in servers:
             push_image(s, "bench/app", "latest")
             wrk(s.url("/v2/bench/app/manifests/latest"), 2)  # warm-up
