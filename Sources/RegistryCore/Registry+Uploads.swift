@@ -224,32 +224,52 @@ extension Registry {
     /// Streams a request body into `writer`, hashing the same bytes and checking the announced
     /// length; returns the number of bytes received. Small network buffers are gathered into
     /// large writes.
+    /// Hashes the body as it arrives and writes it in `writeSize` pieces, one write in flight
+    /// while the next piece is received and hashed: the slower of SHA-256 and the disk sets the
+    /// pace, not their sum. Two buffers alternate, so memory stays at two pieces.
     private func receive<Body: AsyncSequence>(_ body: Body, into writer: any StorageWriter, hasher: inout DigestHasher,
                                               expectedLength: Int64?) async throws -> Int64 where Body.Element == ByteBuffer {
         var received: Int64 = 0
         var pending = ByteBuffer()
-        for try await var buffer in body {
-            received += Int64(buffer.readableBytes)
-            if let expectedLength, received > expectedLength {
-                throw DistributionError(.sizeInvalid, "body is longer than its Content-Length")
+        var spare = ByteBuffer()
+        var writing: Task<Void, any Error>?
+        do {
+            for try await var buffer in body {
+                received += Int64(buffer.readableBytes)
+                if let expectedLength, received > expectedLength {
+                    throw DistributionError(.sizeInvalid, "body is longer than its Content-Length")
+                }
+                buffer.withUnsafeReadableBytes { hasher.update($0) }
+                if pending.readableBytes == 0 && buffer.readableBytes >= Self.writeSize {
+                    try await writing?.value
+                    writing = Self.startWrite(buffer, to: writer)
+                    continue
+                }
+                if pending.capacity < Self.writeSize { pending.reserveCapacity(Self.writeSize) }
+                pending.writeBuffer(&buffer)
+                if pending.readableBytes >= Self.writeSize {
+                    // The write before has finished with `spare`: it is reused, not copied.
+                    try await writing?.value
+                    writing = Self.startWrite(pending, to: writer)
+                    swap(&pending, &spare)
+                    pending.clear()
+                }
             }
-            buffer.withUnsafeReadableBytes { hasher.update($0) }
-            if pending.readableBytes == 0 && buffer.readableBytes >= Self.writeSize {
-                try await writer.write(buffer)
-                continue
-            }
-            if pending.capacity < Self.writeSize { pending.reserveCapacity(Self.writeSize) }
-            pending.writeBuffer(&buffer)
-            if pending.readableBytes >= Self.writeSize {
-                try await writer.write(pending)
-                // The write has finished with the bytes: the storage is reused, not copied.
-                pending.clear()
-            }
+            try await writing?.value
+            writing = nil
+            if pending.readableBytes > 0 { try await writer.write(pending) }
+        } catch {
+            // No write may outlive the caller's cancel of the writer.
+            _ = try? await writing?.value
+            throw error
         }
-        if pending.readableBytes > 0 { try await writer.write(pending) }
         if let expectedLength, received != expectedLength {
             throw DistributionError(.sizeInvalid, "received \(received) bytes, expected \(expectedLength)")
         }
         return received
+    }
+
+    private static func startWrite(_ buffer: ByteBuffer, to writer: any StorageWriter) -> Task<Void, any Error> {
+        Task { try await writer.write(buffer) }
     }
 }
