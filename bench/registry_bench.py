@@ -10,6 +10,7 @@ the (shared, 2-core) machine hits both alike:
   parallel push       8 concurrent monolithic pushes of distinct 32 MiB blobs, aggregate MB/s
   manifest GET        wrk -c32 -t2 -d10s --latency by tag with an OCI Accept header: req/s and p99
   small pushes        400 distinct 4 KiB blobs, 8 threads, each POST then PUT ?digest= (blobs/s)
+  concurrent tags     1,000 manifest PUTs under new tags from 8 keep-alive connections at once (PUTs/s)
   tag PUTs            1,000 manifest PUTs under new tags on one keep-alive connection; tags/list
   peak RSS            VmHWM of each server process at the end
 
@@ -260,6 +261,25 @@ def push_image(server, repo, tag):
     return manifest
 
 
+def concurrent_tag_puts(server, repo, manifest, threads=8, each=125):
+    """threads keep-alive connections PUT the manifest under new tags at once; PUTs/s."""
+    def worker(index):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            for i in range(each):
+                conn.request("PUT", f"/v2/{repo}/manifests/w{index}-{i:04d}", body=manifest,
+                             headers={"Content-Type": OCI_MANIFEST})
+                r = conn.getresponse()
+                body = r.read()
+                assert r.status == 201, (server.name, "tag PUT", r.status, body[:300])
+        finally:
+            conn.close()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+    return threads * each / (time.perf_counter() - start)
+
+
 def tag_puts(server, repo, manifest, count):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     start = time.perf_counter()
@@ -390,6 +410,11 @@ def main():
             puts, list_ms = tag_puts(s, "bench/tags", manifest, 1000)
             record("1,000 tag PUTs (s, lower is better)", s, puts)
             record("list 1,001 tags (ms, lower is better)", s, list_ms)
+        for r in range(reps):
+            for s in alternate(servers, r):
+                log(f"[{s.name}] 1,000 tag PUTs from 8 threads {r + 1}/{reps}")
+                manifest = push_image(s, f"bench/ctags{r}", "base")
+                record("1,000 tag PUTs, 8 threads (PUTs/s)", s, concurrent_tag_puts(s, f"bench/ctags{r}", manifest))
         for s in servers:
             record("peak RSS (MiB, lower is better)", s, s.peak_rss_mib())
     except BaseException:
