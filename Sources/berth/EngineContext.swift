@@ -44,7 +44,7 @@ struct EngineCommandContext: Sendable {
                                             credentials: try config.credentials(for: reference.host))
             Terminal.info("Unable to find image '\(reference)' locally")
             let descriptor = try await ImagePuller(client: client, store: store, jobs: 4,
-                                                   progress: ProgressDisplay(quiet: false)).pull(reference, platform: platform)
+                                                   progress: ProgressDisplay(quiet: false, resultsToStandardError: true)).pull(reference, platform: platform)
             try? await http.shutdown()
             return descriptor
         } catch {

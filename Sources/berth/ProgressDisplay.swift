@@ -5,7 +5,8 @@ import Synchronization
 
 /// Shows transfer progress: bars per blob on a terminal (bytes, rate, ETA), one line per finished
 /// blob otherwise, nothing but the result with `--quiet`. Output goes to stderr; results
-/// (digests) to stdout.
+/// (digests) to stdout, except for a pull on behalf of `run`/`create`, whose stdout is the
+/// container's: there (as Docker does) everything goes to stderr.
 final class ProgressDisplay: TransferProgress {
     enum Mode { case bars, lines, quiet }
 
@@ -26,10 +27,13 @@ final class ProgressDisplay: TransferProgress {
     }
 
     private let mode: Mode
+    private let results: FileHandle
     private let state = Mutex(State())
 
-    init(quiet: Bool) {
+    /// `resultsToStandardError`: for a pull made on the way to running a container.
+    init(quiet: Bool, resultsToStandardError: Bool = false) {
         mode = quiet ? .quiet : (Terminal.isTTY(2) ? .bars : .lines)
+        results = resultsToStandardError ? .standardError : .standardOutput
     }
 
     func started(_ id: Digest, total: Int64, completed: Int64, label: String) {
@@ -71,7 +75,7 @@ final class ProgressDisplay: TransferProgress {
     func message(_ text: String) {
         if mode == .bars { draw(force: true) }
         let line = mode == .quiet && text.hasPrefix("Digest: ") ? String(text.dropFirst("Digest: ".count)) : text
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        results.write(Data((line + "\n").utf8))
     }
 
     /// Redraws every bar in place, at most ten times a second unless forced.

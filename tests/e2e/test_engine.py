@@ -89,6 +89,15 @@ def test_output_and_exit_codes(berth, image):
     assert killed.stdout == "137\n"
 
 
+def test_a_pull_on_demand_leaves_stdout_to_the_container(images, tmp_path):
+    # A store that has never seen the image: run pulls it first, and all of that goes to stderr,
+    # so that `x=$(berth run ...)` captures the container's output only (as Docker does).
+    fresh = Berth(tmp_path, "fresh")
+    out = fresh.run("run", "--rm", "--network", "none", images["base"], "echo", "hello")
+    assert out.stdout == "hello\n"
+    assert "Unable to find image" in out.stderr and "Digest: sha256:" in out.stderr
+
+
 def test_isolation_hostname_and_pid_1(berth, image):
     out = berth.run("run", "--rm", "--network", "none", "--hostname", "boxed", image,
                     "sh", "-c", "hostname; echo $$; cat /etc/hostname; ps -o pid,comm; true").stdout.split("\n")
