@@ -23,46 +23,49 @@ enum RegistryRoute: Equatable {
         let rest = path.dropFirst(path == "/v2" ? 3 : 4)
         if rest.isEmpty { return .base }
         if rest == "_catalog" { return .catalog }
-        var parts = rest.split(separator: "/", omittingEmptySubsequences: false)
-        // A trailing slash is only meaningful for `blobs/uploads/`.
-        let trailingSlash = parts.last == ""
-        if trailingSlash { parts.removeLast() }
-        guard parts.count >= 2 else { return nil }
-        let count = parts.count
-        if count >= 3, parts[count - 2] == "tags", parts[count - 1] == "list", !trailingSlash {
-            return .tags(try name(parts[..<(count - 2)]))
+        // Segments are taken from the end, as views into the path: no array, no joined name.
+        let trailingSlash = rest.hasSuffix("/")
+        let body = trailingSlash ? rest.dropLast() : rest
+        guard case let (beforeLast, last)? = splitLast(body), case let (beforeSecond, second)? = splitLast(beforeLast) else {
+            return nil
         }
-        if count >= 3, parts[count - 2] == "blobs", parts[count - 1] == "uploads" {
-            return .uploads(try name(parts[..<(count - 2)]))
+        if second == "tags", last == "list", !trailingSlash {
+            return .tags(try name(beforeSecond))
         }
-        if count >= 4, parts[count - 3] == "blobs", parts[count - 2] == "uploads", !trailingSlash {
-            let repository = try name(parts[..<(count - 3)])
-            guard let id = UploadID(parts[count - 1]) else {
-                throw DistributionError(.blobUploadUnknown, "upload \(parts[count - 1].prefix(100)) is unknown")
+        if second == "blobs", last == "uploads" {
+            return .uploads(try name(beforeSecond))
+        }
+        if second == "uploads", !trailingSlash, case let (beforeThird, third)? = splitLast(beforeSecond), third == "blobs" {
+            let repository = try name(beforeThird)
+            guard let id = UploadID(last) else {
+                throw DistributionError(.blobUploadUnknown, "upload \(last.prefix(100)) is unknown")
             }
             return .upload(repository, id)
         }
-        guard count >= 3, !trailingSlash else { return nil }
-        let kind = parts[count - 2]
-        let last = parts[count - 1]
-        switch kind {
+        guard !trailingSlash else { return nil }
+        switch second {
         case "manifests":
-            let repository = try name(parts[..<(count - 2)])
+            let repository = try name(beforeSecond)
             return .manifest(repository, try ManifestReference(last))
         case "blobs":
-            let repository = try name(parts[..<(count - 2)])
+            let repository = try name(beforeSecond)
             return .blob(repository, try digest(last))
         case "referrers":
-            let repository = try name(parts[..<(count - 2)])
+            let repository = try name(beforeSecond)
             return .referrers(repository, try digest(last))
         default:
             return nil
         }
     }
 
-    private static func name(_ parts: ArraySlice<Substring>) throws(DistributionError) -> RepositoryName {
-        let text = parts.joined(separator: "/")
-        do { return try RepositoryName(text) } catch {
+    /// The text before the last `/` and after it; nil without one.
+    private static func splitLast(_ text: Substring) -> (Substring, Substring)? {
+        guard let slash = text.lastIndex(of: "/") else { return nil }
+        return (text[..<slash], text[text.index(after: slash)...])
+    }
+
+    private static func name(_ text: Substring) throws(DistributionError) -> RepositoryName {
+        do { return try RepositoryName(String(text)) } catch {
             throw DistributionError(.nameInvalid, error.description)
         }
     }
