@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// Hummingbird's HTTP/1 child channel with a `SendfileHandler` below its codec: what a plain
-/// HTTP server uses (over TLS the bytes must be encrypted in user space, and this is not used).
+/// HTTP server uses with `http.sendfile: true` (over TLS the bytes must be encrypted in user
+/// space, and this is not used).
 struct SendfileHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let base: HTTP1Channel

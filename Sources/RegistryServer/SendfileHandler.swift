@@ -2,8 +2,8 @@ import NIOCore
 import RegistryStorage
 import Synchronization
 
-/// Sends blob bodies with `sendfile(2)` on plain HTTP, so their bytes never pass through user
-/// space. It sits below the HTTP/1 encoder, where writes are raw bytes.
+/// Sends blob bodies with `sendfile(2)` on plain HTTP when `http.sendfile` is on, so their bytes
+/// never pass through user space. It sits below the HTTP/1 encoder, where writes are raw bytes.
 ///
 /// Hummingbird's response bodies carry `ByteBuffer`s only, so a blob body writes, for each
 /// region of its file, a small marker (a per-process random prefix and a token) registered here
