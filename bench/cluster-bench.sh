@@ -8,18 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --no-build) build=0 ;;
-    *) args+=("$a") ;;
-  esac
-done
-berth="${BERTH_BIN:-.build/release/berth-registry}"
-if ((build)) && [[ -z "${BERTH_BIN:-}" ]]; then
-  echo "cluster-bench: swift build -c release --product berth-registry" >&2
-  swift build -c release --product berth-registry >&2
-fi
-[[ -x "$berth" ]] || { echo "cluster-bench: $berth not found (build it or pass BERTH_BIN)" >&2; exit 1; }
+source bench/common.sh
+bench_berth cluster-bench wrk haproxy python3 -- "$@"
+
 exec python3 bench/cluster_bench.py --berth "$berth" ${args[@]+"${args[@]}"}

@@ -20,27 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --no-build) build=0 ;;
-    *) args+=("$a") ;;
-  esac
-done
-
-missing=()
-for tool in wrk python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if ((${#missing[@]})); then
-  echo "operations-bench: missing ${missing[*]}; installing test dependencies" >&2
-  bash scripts/install-deps.sh
-fi
-
-berth="${BERTH_BIN:-.build/release/berth-registry}"
-if ((build)) && [[ -z "${BERTH_BIN:-}" ]]; then
-  echo "operations-bench: swift build -c release --product berth-registry" >&2
-  swift build -c release --product berth-registry >&2
-fi
-[[ -x "$berth" ]] || { echo "operations-bench: $berth not found (build it or pass BERTH_BIN)" >&2; exit 1; }
+source bench/common.sh
+bench_berth operations-bench wrk python3 -- "$@"
 
 exec python3 bench/operations_bench.py --berth "$berth" ${args[@]+"${args[@]}"}

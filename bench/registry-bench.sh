@@ -14,27 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=1
-args=()
-for a in "$@"; do
-  case "$a" in
-    --no-build) build=0 ;;
-    *) args+=("$a") ;;
-  esac
-done
-
-missing=()
-for tool in curl wrk docker-registry python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if ((${#missing[@]})); then
-  echo "registry-bench: missing ${missing[*]}; installing test dependencies" >&2
-  bash scripts/install-deps.sh
-fi
-
-berth="${BERTH_BIN:-.build/release/berth-registry}"
-if ((build)) && [[ -z "${BERTH_BIN:-}" ]]; then
-  echo "registry-bench: swift build -c release --product berth-registry" >&2
-  swift build -c release --product berth-registry >&2
-fi
-[[ -x "$berth" ]] || { echo "registry-bench: $berth not found (build it or pass BERTH_BIN)" >&2; exit 1; }
+source bench/common.sh
+bench_berth registry-bench curl wrk docker-registry python3 -- "$@"
 
 exec python3 bench/registry_bench.py --berth "$berth" ${args[@]+"${args[@]}"}

@@ -9,22 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=1 rounds=10 mib=256
+source bench/common.sh
+bench_berth tls-pull-bench curl openssl docker-registry python3 -- "$@"
+rounds=10 mib=256
+set -- ${args[@]+"${args[@]}"}
 while (($#)); do
   case "$1" in
-    --no-build) build=0 ;;
     --rounds) rounds=$2; shift ;;
     --blob-mib) mib=$2; shift ;;
     *) echo "tls-pull-bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-berth="${BERTH_BIN:-.build/release/berth-registry}"
-if ((build)) && [[ -z "${BERTH_BIN:-}" ]]; then
-  echo "tls-pull-bench: swift build -c release --product berth-registry" >&2
-  swift build -c release --product berth-registry >&2
-fi
-[[ -x "$berth" ]] || { echo "tls-pull-bench: $berth not found (build it or pass BERTH_BIN)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/berth-tls-bench.XXXXXX)
 pids=()

@@ -39,17 +39,14 @@ public final class Registry: Sendable {
     /// `database` is the SQLite file, `<root>/berth/metadata.sqlite` when nil.
     public static func onFilesystem(root: String, database: String? = nil, settings: RegistrySettings, logger: Logger,
                                     outbox: EventOutbox? = nil) throws -> Registry {
-        let driver = FilesystemDriver(root: root)
-        return try on(driver, named: "filesystem", database: database ?? driver.absolute(StorageLayout.metadataDatabase),
-                      settings: settings, logger: logger, outbox: outbox)
+        Registry(on: FilesystemDriver(root: root), named: "filesystem",
+                 metadata: try openSQLite(at: database ?? defaultDatabase(root: root)), settings: settings, logger: logger,
+                 outbox: outbox)
     }
 
-    /// Blobs on `driver` (its storage actions timed under `name`, Distribution's driver name),
-    /// metadata in the SQLite file `database`. Blocking (opens and migrates the database).
-    public static func on(_ driver: any StorageDriver, named name: String, database: String, settings: RegistrySettings,
-                          logger: Logger, outbox: EventOutbox? = nil) throws -> Registry {
-        Registry(on: driver, named: name, metadata: try openSQLite(at: database), settings: settings, logger: logger,
-                 outbox: outbox)
+    /// Where the embedded SQLite metadata of a filesystem root lives unless configured elsewhere.
+    public static func defaultDatabase(root: String) -> String {
+        FilesystemDriver(root: root).absolute(StorageLayout.metadataDatabase)
     }
 
     /// Blobs on `driver`, its storage actions timed under `name` (Distribution's driver name).

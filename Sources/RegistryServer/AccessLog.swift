@@ -87,20 +87,33 @@ final class AccessLog: Sendable {
         Self.appendHex(record.number, to: &out)
     }
 
+    /// Written in place, most significant digit last: no array per number (this runs several
+    /// times per request).
     private static func appendDecimal(_ value: Int64, minimumDigits: Int = 1, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var rest = max(0, value)
-        repeat {
-            digits.append(UInt8(truncatingIfNeeded: 0x30 + rest % 10))
+        let value = max(0, value)
+        var count = 1
+        var shorter = value / 10
+        while shorter > 0 {
+            count += 1
+            shorter /= 10
+        }
+        count = max(count, minimumDigits)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0x30, count: count))
+        var rest = value
+        var index = start + count - 1
+        while rest > 0 {
+            out[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
             rest /= 10
-        } while rest > 0 || digits.count < minimumDigits
-        out.append(contentsOf: digits.reversed())
+            index -= 1
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The request id: 16 hex digits (`RegistryRequestContext.requestID`).
     private static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        for shift in stride(from: 60, through: 0, by: -4) { out.append(hex[Int((value >> UInt64(shift)) & 0xF)]) }
+        for shift in stride(from: 60, through: 0, by: -4) { out.append(hexDigits[Int((value >> UInt64(shift)) & 0xF)]) }
     }
 
     /// The client's IP address; an IPv4 one written digit by digit (`ipAddress` goes through
@@ -109,8 +122,8 @@ final class AccessLog: Sendable {
         switch address {
         case .v4(let v4):
             let raw = UInt32(bigEndian: v4.address.sin_addr.s_addr)
-            for (index, shift) in [24, 16, 8, 0].enumerated() {
-                if index > 0 { out.append(0x2E) }
+            for shift in stride(from: 24, through: 0, by: -8) {
+                if shift < 24 { out.append(0x2E) }
                 appendDecimal(Int64((raw >> UInt32(shift)) & 0xFF), to: &out)
             }
         case .some(let other):

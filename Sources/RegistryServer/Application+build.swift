@@ -36,8 +36,7 @@ public func makeRegistry(configuration: RegistryConfiguration, logger: Logger) a
                                                 + "\(postgres.host):\(postgres.port): \(String(reflecting: error))"])
         }
     } else {
-        let path = storage.sqlitePath ?? FilesystemDriver(root: storage.rootDirectory).absolute(StorageLayout.metadataDatabase)
-        metadata = try Registry.openSQLite(at: path)
+        metadata = try Registry.openSQLite(at: storage.sqlitePath ?? Registry.defaultDatabase(root: storage.rootDirectory))
     }
     return Registry(on: driver, named: driverName, metadata: metadata, settings: configuration.settings, logger: logger,
                     outbox: outbox)
